@@ -1,0 +1,30 @@
+"""`builderos serve`: the daemon (LSP + builderos/* over JSON-RPC)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from builderos.cli.common import UserError
+
+
+def add_serve(sub: Any) -> None:
+    p = sub.add_parser("serve", help="run the daemon (the editor starts it)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--stdio", action="store_true", help="speak JSON-RPC over stdin/stdout (default)")
+    mode.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP address")
+    p.set_defaults(handler=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from builderos.lsp.server import create_server
+
+    server = create_server()
+    if args.tcp:
+        host, _, port = str(args.tcp).rpartition(":")
+        if not host or not port.isdigit():
+            raise UserError(f"'{args.tcp}' is not HOST:PORT", "for example --tcp 127.0.0.1:2087")
+        server.start_tcp(host, int(port))
+    else:
+        server.start_io()
+    return 0
