@@ -1,0 +1,32 @@
+"""Registers every feature module; each exposes `setup(server)` and owns its handlers."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from builderos.lsp.server import BuilderOSServer
+
+log = logging.getLogger("builderos.lsp")
+
+FEATURE_MODULES = (
+    "builderos.lsp.sync",
+    "builderos.lsp.engine_requests",
+    "builderos.lsp.completion",
+    "builderos.lsp.hover",
+    "builderos.lsp.navigation",
+    "builderos.lsp.symbols",
+    "builderos.lsp.code_actions",
+    "builderos.lsp.code_lens",
+)
+
+
+def setup_all(server: BuilderOSServer) -> None:
+    for name in FEATURE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # a feature not built yet
+            raise
+        module.setup(server)
