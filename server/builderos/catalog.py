@@ -106,7 +106,9 @@ TOOLS: dict[str, ToolSpec] = {
     for t in (
         ToolSpec("fs.read", "Read a file of the workspace.", "paths", False),
         ToolSpec("fs.list", "List files of the workspace matching a glob.", "paths", False),
-        ToolSpec("fs.write", "Write a file (shown as a diff for approval when the policy asks).", "paths", True),
+        ToolSpec(
+            "fs.write", "Write a file (shown as a diff for approval when the policy asks).", "paths", True
+        ),
         ToolSpec("fs.delete", "Delete a file.", "paths", True),
         ToolSpec("shell.run", "Run a command without a shell (argument vector).", "commands", True),
         ToolSpec("git.status", "Show the working tree status.", "git", False),
@@ -118,7 +120,11 @@ TOOLS: dict[str, ToolSpec] = {
 
 #: Outputs every step kind has, besides an action's own.
 AGENT_OUTPUTS = {"text": "the agent's final answer", "json": "the answer parsed as JSON (json prompts)"}
-RUN_OUTPUTS = {"exit_code": "the command's exit code", "stdout": "standard output", "stderr": "standard error"}
+RUN_OUTPUTS = {
+    "exit_code": "the command's exit code",
+    "stdout": "standard output",
+    "stderr": "standard error",
+}
 
 #: Approval-rule actions that are not tools or actions themselves.
 EXTRA_APPROVAL_ACTIONS = ("git.push", "*")

@@ -6,6 +6,7 @@ LSP's UTF-16 columns only at the boundary (`to_utf16`), so the checks never care
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -123,7 +124,7 @@ def to_lsp_range(span: Span, lines: list[str] | None) -> dict[str, dict[str, int
     }
 
 
-def did_you_mean(word: str, candidates: list[str] | set[str] | tuple[str, ...]) -> str | None:
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """The closest known name, if one is close enough to be a likely typo."""
     import difflib
 

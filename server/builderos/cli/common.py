@@ -33,7 +33,9 @@ def find_workspace(explicit: str | None, start: Path | None = None) -> Path:
     if explicit is not None:
         root = Path(explicit).expanduser()
         if not root.is_dir():
-            raise UserError(f"workspace '{explicit}' is not a folder", "pass the folder that holds builderos.yaml")
+            raise UserError(
+                f"workspace '{explicit}' is not a folder", "pass the folder that holds builderos.yaml"
+            )
         if not (root / "builderos.yaml").is_file() and not (root / "builderos.yml").is_file():
             raise UserError(
                 f"'{explicit}' is not a BuilderOS workspace: it has no builderos.yaml",
@@ -52,5 +54,7 @@ def find_workspace(explicit: str | None, start: Path | None = None) -> Path:
 
 def add_workspace_option(parser: object) -> None:
     parser.add_argument(  # type: ignore[attr-defined]
-        "--workspace", metavar="DIR", help="the workspace (default: nearest folder upward with builderos.yaml)"
+        "--workspace",
+        metavar="DIR",
+        help="the workspace (default: nearest folder upward with builderos.yaml)",
     )

@@ -30,11 +30,15 @@ def _selected(ws: Workspace, paths: list[str]) -> list[str] | None:
     chosen: list[str] = []
     for raw in paths:
         p = Path(raw)
+        if not p.exists() and not p.is_absolute() and (ws.root / p).exists():
+            p = ws.root / p  # relative to the workspace given with --workspace
         if not p.exists():
             raise UserError(f"'{raw}' does not exist", "check the path")
         rel = ws.rel(p)
         if rel is None:
-            raise UserError(f"'{raw}' is outside the workspace {ws.root}", "pass --workspace for its workspace")
+            raise UserError(
+                f"'{raw}' is outside the workspace {ws.root}", "pass --workspace for its workspace"
+            )
         if p.is_dir():
             prefix = "" if rel == "." else rel + "/"
             chosen.extend(r for r in sorted(ws.docs) if r.startswith(prefix))
@@ -109,7 +113,9 @@ def _print_text(results: dict[str, list[Diagnostic]]) -> None:
             line, col = d.span.start_line + 1, d.span.start_col + 1
             print(f"{rel}:{line}:{col}: {d.severity} {d.code} {d.full_message}")
     s = _summary(results)
-    verdict = "clean" if not s["errors"] and not s["warnings"] else f"{s['errors']} errors, {s['warnings']} warnings"
+    verdict = (
+        "clean"
+        if not s["errors"] and not s["warnings"]
+        else f"{s['errors']} errors, {s['warnings']} warnings"
+    )
     print(f"{s['files']} files checked: {verdict}", file=sys.stdout)
-
-

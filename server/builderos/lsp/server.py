@@ -83,7 +83,7 @@ class BuilderOSServer(LanguageServer):
         """Worker side: validate files, sharing one context; each result carries the version it saw."""
         assert self.index is not None
         ctx = Context.of(self.index)
-        out = []
+        out: list[tuple[str, int | None, list[Diagnostic]]] = []
         for rel in rels:
             doc = self.index.docs.get(rel)
             if doc is None:
@@ -110,7 +110,9 @@ class BuilderOSServer(LanguageServer):
             if doc is None:
                 if uri in self.published:
                     self.published.discard(uri)
-                    self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+                    self.text_document_publish_diagnostics(
+                        types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
+                    )
                 continue
             items = [self.lsp_diagnostic(doc, d) for d in diagnostics]
             self.published.add(uri)
@@ -146,7 +148,9 @@ class BuilderOSServer(LanguageServer):
         previous = self.pending.pop(key, None)
         if previous is not None:
             previous.cancel()
-        self.pending[key] = self.spawn(self._after(key, rel, apply, self.debounce if delay is None else delay))
+        self.pending[key] = self.spawn(
+            self._after(key, rel, apply, self.debounce if delay is None else delay)
+        )
 
     async def _after(self, key: str, rel: str, apply: Callable[[], Any], delay: float) -> None:
         try:

@@ -82,7 +82,10 @@ class PolicyView:
             for i, rule in enumerate(_list(env_entry.get("approvals"))):
                 if isinstance(rule, dict) and self._matches(rule, action, env, branch):
                     found.append(
-                        ApprovalMatch(f"envs.{env}.approvals[{i}] {_rule_text(rule)}", ("envs", str(env), "approvals", i))
+                        ApprovalMatch(
+                            f"envs.{env}.approvals[{i}] {_rule_text(rule)}",
+                            ("envs", str(env), "approvals", i),
+                        )
                     )
         return found
 

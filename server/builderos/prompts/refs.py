@@ -57,4 +57,6 @@ def resolve(symbols: Symbols, ref: PromptRef) -> PromptVersion | None:
 
 def sort_versions(versions: list[str]) -> list[str]:
     good = [v for v in versions if is_semver(v)]
-    return sorted(good, key=functools.cmp_to_key(lambda a, b: nodesemver.compare(a, b, loose=False)), reverse=True)
+    return sorted(
+        good, key=functools.cmp_to_key(lambda a, b: nodesemver.compare(a, b, loose=False)), reverse=True
+    )

@@ -54,7 +54,10 @@ def check_string(report: Report, path: Sequence[str | int], text: str, scope: Sc
         if error is not None:
             start, end = interp.start + error.offset, interp.start + max(error.end_offset, error.offset + 1)
             report.add_span(
-                "BOS030", f"expression error: {error}", report.scalar_offset_span(path, start, end), error.hint
+                "BOS030",
+                f"expression error: {error}",
+                report.scalar_offset_span(path, start, end),
+                error.hint,
             )
             continue
         check_expression(report, path, interp.source, interp.expr_start, scope)
@@ -67,7 +70,9 @@ def check_expression(report: Report, path: Sequence[str | int], source: str, bas
     except ExprSyntaxError as exc:
         start = base + exc.offset
         end = base + max(exc.end_offset, exc.offset + 1)
-        report.add_span("BOS030", f"expression error: {exc}", report.scalar_offset_span(path, start, end), exc.hint)
+        report.add_span(
+            "BOS030", f"expression error: {exc}", report.scalar_offset_span(path, start, end), exc.hint
+        )
         return
     for ref in references(expr):
         _check_reference(report, path, base, ref, scope)
@@ -130,7 +135,7 @@ def _check_reference(report: Report, path: Sequence[str | int], base: int, ref: 
     if parts[1] not in STEP_FIELDS:
         fail(1, f"a step has no '{parts[1]}'", "use steps.<id>.outputs.<name>", STEP_FIELDS)
         return
-    if parts[1] == "outputs" and len(parts) >= 3:
+    if parts[1] == "outputs" and len(parts) >= 3 and "*" not in info.open_outputs:
         name = parts[2]
         if name not in info.outputs and name not in info.open_outputs:
             known = sorted(info.outputs | info.open_outputs)

@@ -27,15 +27,25 @@ def check_pipeline(report: Report, ctx: Context) -> None:
     data = report.doc.data
     if not isinstance(data, dict):
         if data is None:
-            report.add("BOS003", "empty pipeline: it needs a name and steps", (), "add 'name:' and 'steps:'", "head")
+            report.add(
+                "BOS003", "empty pipeline: it needs a name and steps", (), "add 'name:' and 'steps:'", "head"
+            )
         else:
-            report.add("BOS003", "a pipeline must be a mapping of keys", (), "start with 'name:' and 'steps:'")
+            report.add(
+                "BOS003", "a pipeline must be a mapping of keys", (), "start with 'name:' and 'steps:'"
+            )
         return
     check_model(report, PipelineHeader, {k: v for k, v in data.items() if k != "steps"})
     steps = data.get("steps")
     if "steps" not in data:
-        report.add("BOS003", "missing required key 'steps' in the pipeline", (), "add 'steps:' with a list", "head",
-                   missing_key="steps")
+        report.add(
+            "BOS003",
+            "missing required key 'steps' in the pipeline",
+            (),
+            "add 'steps:' with a list",
+            "head",
+            missing_key="steps",
+        )
         return
     if not isinstance(steps, list):
         report.add("BOS003", "'steps' should be a list of steps", ("steps",), "start each step with '- id:'")
@@ -105,8 +115,14 @@ def _check_graph(report: Report, ctx: Context, data: dict[str, Any], steps: list
     for i, step_needs in enumerate(needs):
         for j, need in enumerate(step_needs):
             if need not in index:
-                report.unknown("BOS011", "step in needs", need, index, ("steps", i, "needs", j),
-                               "needs lists ids of steps of this pipeline")
+                report.unknown(
+                    "BOS011",
+                    "step in needs",
+                    need,
+                    index,
+                    ("steps", i, "needs", j),
+                    "needs lists ids of steps of this pipeline",
+                )
     ancestors, cyclic = _ancestors(steps, needs, index)
     _report_cycles(report, steps, needs, index, cyclic)
     inputs = data.get("inputs")
@@ -176,7 +192,7 @@ def _report_cycles(
         if node not in seen or nxt is None:
             remaining -= set(path)
             continue
-        cycle = path[seen[node]:]
+        cycle = path[seen[node] :]
         ids = [steps[i]["id"] for i in cycle]
         names = " → ".join([*ids, ids[0]]) + " (each needs the next)"
         for pos, i in enumerate(cycle):
@@ -185,7 +201,9 @@ def _report_cycles(
             report.add(
                 "BOS012",
                 f"dependency cycle: {names}",
-                ("steps", i, "needs", j) if isinstance(steps[i].get("needs"), list) else ("steps", i, "needs"),
+                ("steps", i, "needs", j)
+                if isinstance(steps[i].get("needs"), list)
+                else ("steps", i, "needs"),
                 f"remove '{target}' from the needs of '{steps[i]['id']}' or break the cycle elsewhere",
                 cycle=ids,
             )
@@ -201,7 +219,8 @@ def _step_info(step: Any) -> StepInfo:
         return StepInfo(outputs | set(AGENT_OUTPUTS), {"json"})
     if "run" in step:
         return StepInfo(outputs | set(RUN_OUTPUTS))
-    action = ACTIONS.get(step.get("uses")) if isinstance(step.get("uses"), str) else None
+    uses = step.get("uses")
+    action = ACTIONS.get(uses) if isinstance(uses, str) else None
     if action is None:
         return StepInfo(outputs, {"*"} if "uses" in step else set())
     return StepInfo(outputs | set(action.outputs))
@@ -215,20 +234,33 @@ def _check_step_refs(
     agent = step.get("agent")
     if isinstance(agent, str):
         if agent not in ctx.symbols.agents:
-            report.unknown("BOS020", "agent", agent, ctx.symbols.agents, (*base, "agent"),
-                           "define it in agents/<name>.yaml or under agents: in builderos.yaml")
+            report.unknown(
+                "BOS020",
+                "agent",
+                agent,
+                ctx.symbols.agents,
+                (*base, "agent"),
+                "define it in agents/<name>.yaml or under agents: in builderos.yaml",
+            )
         else:
             _check_agent_policy(report, ctx, agent, (*base, "agent"))
     uses = step.get("uses")
     if isinstance(uses, str) and uses not in ACTIONS:
-        report.unknown("BOS024", "action", uses, ACTIONS, (*base, "uses"),
-                       f"built-in actions: {', '.join(ACTIONS)}")
+        report.unknown(
+            "BOS024", "action", uses, ACTIONS, (*base, "uses"), f"built-in actions: {', '.join(ACTIONS)}"
+        )
     elif isinstance(uses, str):
         _check_action_with(report, uses, step.get("with"), base)
     on_failure = step.get("on_failure")
     if isinstance(on_failure, str) and on_failure not in index and on_failure not in ACTIONS:
-        report.unknown("BOS024", "step or action for on_failure", on_failure, [*index, *ACTIONS],
-                       (*base, "on_failure"), "name a step id or a built-in action such as rollback")
+        report.unknown(
+            "BOS024",
+            "step or action for on_failure",
+            on_failure,
+            [*index, *ACTIONS],
+            (*base, "on_failure"),
+            "name a step id or a built-in action such as rollback",
+        )
     if isinstance(sid, str):
         scope.current = sid
     else:
@@ -245,12 +277,24 @@ def _check_action_with(report: Report, action: str, with_: Any, base: tuple[str 
     given = with_ if isinstance(with_, dict) else {}
     for key in spec.required:
         if key not in given:
-            report.add("BOS003", f"{action} needs 'with.{key}' ({spec.params.get(key, '')})", (*base, "uses"),
-                       f"add 'with: {{{key}: …}}'", missing_key=f"with.{key}")
+            report.add(
+                "BOS003",
+                f"{action} needs 'with.{key}' ({spec.params.get(key, '')})",
+                (*base, "uses"),
+                f"add 'with: {{{key}: …}}'",
+                missing_key=f"with.{key}",
+            )
     for key in given:
         if key not in spec.params:
-            report.unknown("BOS002", f"parameter of {action}", str(key), list(spec.params),
-                           (*base, "with", key), f"{action} takes: {', '.join(spec.params)}", at="key")
+            report.unknown(
+                "BOS002",
+                f"parameter of {action}",
+                str(key),
+                list(spec.params),
+                (*base, "with", key),
+                f"{action} takes: {', '.join(spec.params)}",
+                at="key",
+            )
 
 
 def _check_agent_policy(report: Report, ctx: Context, agent: str, path: tuple[str | int, ...]) -> None:
@@ -261,9 +305,13 @@ def _check_agent_policy(report: Report, ctx: Context, agent: str, path: tuple[st
             continue
         decision = ctx.policy.tool_decision(agent, tool)
         if not decision.allowed:
-            report.add("BOS040", f"agent '{agent}' uses {tool}, which the policy denies ({decision.rule})", path,
-                       f"allow it under agents.{agent}.tools in builderos.policy.yaml, or remove it from the agent",
-                       tool=tool)
+            report.add(
+                "BOS040",
+                f"agent '{agent}' uses {tool}, which the policy denies ({decision.rule})",
+                path,
+                f"allow it under agents.{agent}.tools in builderos.policy.yaml, or remove it from the agent",
+                tool=tool,
+            )
 
 
 def _approval_plan(report: Report, ctx: Context, step: dict[str, Any], base: tuple[str | int, ...]) -> None:
@@ -271,7 +319,8 @@ def _approval_plan(report: Report, ctx: Context, step: dict[str, Any], base: tup
     reasons: list[str] = []
     if step.get("gate") == "approval":
         reasons.append("gate: approval on this step")
-    with_ = step.get("with") if isinstance(step.get("with"), dict) else {}
+    with_raw = step.get("with")
+    with_: dict[str, Any] = with_raw if isinstance(with_raw, dict) else {}
     env = with_.get("env") if isinstance(with_.get("env"), str) else None
     branch = with_.get("branch") if isinstance(with_.get("branch"), str) else None
     uses, agent = step.get("uses"), step.get("agent")
@@ -283,9 +332,15 @@ def _approval_plan(report: Report, ctx: Context, step: dict[str, Any], base: tup
         tools = ctx.symbols.agents[agent][0].data.get("tools")
         for tool in tools if isinstance(tools, list) else []:
             if isinstance(tool, str) and ctx.policy.tool_decision(agent, tool).allowed:
-                reasons += [f"{tool} by {agent}: {m.rule}" for m in ctx.policy.approval_rules(tool, env, branch)]
+                reasons += [
+                    f"{tool} by {agent}: {m.rule}" for m in ctx.policy.approval_rules(tool, env, branch)
+                ]
     if reasons:
         sid = step.get("id", "?")
-        report.add("BOS041", f"step '{sid}' will ask for approval: {'; '.join(reasons)}",
-                   (*base, "id") if "id" in step else base, "the run waits here until someone approves or denies",
-                   rules=reasons)
+        report.add(
+            "BOS041",
+            f"step '{sid}' will ask for approval: {'; '.join(reasons)}",
+            (*base, "id") if "id" in step else base,
+            "the run waits here until someone approves or denies",
+            rules=reasons,
+        )

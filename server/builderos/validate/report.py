@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import yaml
@@ -83,7 +83,7 @@ class Report:
         code: str,
         what: str,
         name: str,
-        known: Sequence[str] | set[str],
+        known: Iterable[str],
         path: Path,
         hint: str,
         at: At = "value",

@@ -74,16 +74,19 @@ def _value_type(tp: Any) -> Any:
     return args[1] if typing.get_origin(tp) is dict and len(args) == 2 else None
 
 
+def _has(container: Any, part: str | int) -> bool:
+    if isinstance(container, dict):
+        return part in container
+    return isinstance(container, list) and isinstance(part, int) and 0 <= part < len(container)
+
+
 def _resolve(data: Any, loc: Loc) -> tuple[Loc, Loc]:
     """Split a pydantic loc into the real data path and the union-member tags pydantic inserts."""
     path: list[str | int] = []
     tags: list[str | int] = []
     current = data
     for i, part in enumerate(loc):
-        if isinstance(current, dict) and part in current:
-            path.append(part)
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        if _has(current, part):
             path.append(part)
             current = current[part]
         elif i == len(loc) - 1 and isinstance(current, dict):
@@ -158,7 +161,9 @@ def report_validation_error(
             message = f"unknown key '{key}'{where}"
             hint = f"known keys: {', '.join(known)}" if known else "remove it"
             if guess:
-                report.add("BOS002", f"{message}: did you mean '{guess}'?", full, hint, "key", replacement=guess)
+                report.add(
+                    "BOS002", f"{message}: did you mean '{guess}'?", full, hint, "key", replacement=guess
+                )
             else:
                 report.add("BOS002", message, full, hint, "key")
             continue

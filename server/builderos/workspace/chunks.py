@@ -126,7 +126,7 @@ def _steps_key(root: yaml.Node | None) -> yaml.Node | None:
     if isinstance(root, yaml.MappingNode):
         for key_node, _ in root.value:
             if isinstance(key_node, yaml.ScalarNode) and key_node.value == "steps":
-                return key_node  # type: ignore[no-any-return]
+                return key_node
     return None
 
 
@@ -202,7 +202,9 @@ class IncrementalPipelineParser:
             and len(steps_node.value) == len(split.chunks) == len(loaded.data["steps"])
             and loaded.aliases == 0
         ):
-            for (chunk, start), node, data in zip(split.chunks, steps_node.value, loaded.data["steps"], strict=True):
+            for (chunk, start), node, data in zip(
+                split.chunks, steps_node.value, loaded.data["steps"], strict=True
+            ):
                 if node.start_mark.line != start:
                     self.entries = {}
                     break
@@ -210,10 +212,9 @@ class IncrementalPipelineParser:
             if self.entries:
                 dup = [d for d in loaded.diagnostics if d.code == "BOS003"]
                 for d in dup:  # keep load findings with the step they belong to
-                    for chunk, start in split.chunks:
+                    for chunk, _start in split.chunks:
                         entry = self.entries[chunk]
                         if entry.node.start_mark.line <= d.span.start_line <= entry.node.end_mark.line:
                             entry.diagnostics.append(d)
                             break
         return ParsedPipelineText(loaded, None, None, None)
-

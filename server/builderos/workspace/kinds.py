@@ -14,7 +14,9 @@ _FOLDERS = {
     "scenarios": "scenario",
     "evals": "eval",
 }
-IGNORED_DIRS = frozenset({".git", ".builderos", "node_modules", ".venv", "venv", "__pycache__", ".mypy_cache"})
+IGNORED_DIRS = frozenset(
+    {".git", ".builderos", "node_modules", ".venv", "venv", "__pycache__", ".mypy_cache"}
+)
 
 
 def kind_from_location(rel_path: str) -> str | None:

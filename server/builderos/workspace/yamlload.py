@@ -26,9 +26,9 @@ MAX_DEPTH = 200
 MAX_ALIAS_EXPANSION = 100_000
 
 _CLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_SCALARS = SafeConstructor()  # type: ignore[no-untyped-call]
+_SCALARS = SafeConstructor()
 _BRACKETS = re.compile(r"[\[\]{}]")
-_DEEP_BLOCK = re.compile(r"^[ \t\-?:]{%d,}" % (MAX_DEPTH,), re.MULTILINE)
+_DEEP_BLOCK = re.compile(r"^[ \t\-?:]{" + str(MAX_DEPTH) + ",}", re.MULTILINE)
 
 _HINTS = (
     ("mapping values are not allowed", "quote the value if it contains ': ', or check the indentation"),
@@ -104,7 +104,7 @@ def _nesting_too_deep(text: str) -> Span | None:
         for event in yaml.parse(text, Loader=_CLoader):
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
-                if depth > MAX_DEPTH:
+                if depth > MAX_DEPTH and event.start_mark is not None:
                     return point_span(event.start_mark.line, event.start_mark.column)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
@@ -243,7 +243,7 @@ def build_data(root: yaml.Node) -> tuple[Any, list[Diagnostic], int]:
 def compose(text: str) -> yaml.Node | None:
     """The C composer with the GC paused; raises yaml.YAMLError."""
     with gc_paused():
-        return yaml.compose(text, Loader=_CLoader)  # type: ignore[no-any-return]
+        return yaml.compose(text, Loader=_CLoader)
 
 
 def load_yaml(text: str) -> LoadedYaml:

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs, then lint, types, schemas and every test.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+source scripts/bootstrap.sh
+
+echo "== ruff"
+ruff check server tests scripts
+ruff format --check server tests scripts
+echo "== mypy --strict (server)"
+mypy
+echo "== schemas up to date"
+python scripts/gen_schemas.py --check
+echo "== pytest"
+python -m pytest -p no:cacheprovider "$@"
