@@ -117,7 +117,7 @@ def _check_graph(report: Report, ctx: Context, data: dict[str, Any], steps: list
             if need not in index:
                 report.unknown(
                     "BOS011",
-                    "step in needs",
+                    "step",
                     need,
                     index,
                     ("steps", i, "needs", j),
