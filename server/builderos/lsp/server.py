@@ -7,6 +7,7 @@ so the index has a single writer and the event loop stays free to answer request
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -139,6 +140,10 @@ class BuilderOSServer(LanguageServer):
             data=data or None,
         )
 
+    def whole_parses(self) -> int:
+        assert self.index is not None
+        return sum(p.whole_parses for p in self.index.parsers.values())
+
     async def revalidate(self, rels: list[str]) -> None:
         results = await self.on_worker(self.validate_many, rels)
         self.publish(results)
@@ -162,8 +167,13 @@ class BuilderOSServer(LanguageServer):
             self.pending.pop(key, None)
 
         def work() -> list[tuple[str, int | None, list[Diagnostic]]]:
-            apply()
             assert self.index is not None
+            before = self.whole_parses()
+            apply()
+            if self.whole_parses() != before:
+                # a whole file was parsed: move its long-lived nodes out of the collector's sight,
+                # so later collections do not walk hundreds of thousands of nodes on a keystroke
+                gc.freeze()
             return self.validate_many(self.index.dependents(rel))
 
         results = await self.on_worker(work)

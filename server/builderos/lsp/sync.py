@@ -7,6 +7,7 @@ own watcher (watchfiles) and from the client's didChangeWatchedFiles, whichever 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ def setup(server: BuilderOSServer) -> None:
         assert ls.index is not None
         index = ls.index
         await ls.on_worker(index.scan)
+        gc.freeze()  # the scanned workspace is long-lived: keep it out of every later collection
         await ls.revalidate(sorted(index.docs))
         ls.spawn(_watch(ls))
 

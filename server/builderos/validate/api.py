@@ -10,6 +10,7 @@ from builderos.validate.kinds import check_kind
 from builderos.validate.pipeline import check_pipeline
 from builderos.validate.report import Report
 from builderos.workspace.index import Workspace
+from builderos.workspace.yamlload import gc_paused
 
 
 def validate_document(ws: Workspace, rel: str, ctx: Context | None = None) -> list[Diagnostic]:
@@ -22,13 +23,14 @@ def validate_document(ws: Workspace, rel: str, ctx: Context | None = None) -> li
         return found
     ctx = ctx or Context.of(ws)
     report = Report(ws, doc)
-    try:
-        if doc.kind == "pipeline":
-            check_pipeline(report, ctx)
-        else:
-            check_kind(report, ctx, doc.kind)
-    finally:
-        found.extend(report.diagnostics())
+    with gc_paused():  # rules allocate many small objects; collections over a large heap dominate
+        try:
+            if doc.kind == "pipeline":
+                check_pipeline(report, ctx)
+            else:
+                check_kind(report, ctx, doc.kind)
+        finally:
+            found.extend(report.diagnostics())
     found.sort(key=lambda d: (d.span.start_line, d.span.start_col, d.code))
     return found
 

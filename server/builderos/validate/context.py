@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from builderos.policy.rules import PolicyView
 from builderos.validate.report import Finding
@@ -24,6 +25,7 @@ class Context:
     symbols: Symbols
     policy: PolicyView
     step_cache: StepCache
+    memo: dict[Any, Any] = field(default_factory=dict)  # per validation run: policy answers per agent
 
     @classmethod
     def of(cls, ws: Workspace, step_cache: StepCache | None = None) -> Context:

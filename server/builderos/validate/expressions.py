@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from builderos.diagnostics import did_you_mean
@@ -66,7 +67,7 @@ def check_string(report: Report, path: Sequence[str | int], text: str, scope: Sc
 def check_expression(report: Report, path: Sequence[str | int], source: str, base: int, scope: Scope) -> None:
     """Check one expression whose text starts at offset `base` of the string at `path`."""
     try:
-        expr = parse(source)
+        refs = _references(source)
     except ExprSyntaxError as exc:
         start = base + exc.offset
         end = base + max(exc.end_offset, exc.offset + 1)
@@ -74,8 +75,14 @@ def check_expression(report: Report, path: Sequence[str | int], source: str, bas
             "BOS030", f"expression error: {exc}", report.scalar_offset_span(path, start, end), exc.hint
         )
         return
-    for ref in references(expr):
+    for ref in refs:
         _check_reference(report, path, base, ref, scope)
+
+
+@lru_cache(maxsize=16384)
+def _references(source: str) -> tuple[Any, ...]:
+    """Parsed references of an expression; the same few expressions recur on thousands of steps."""
+    return tuple(references(parse(source)))
 
 
 def _check_reference(report: Report, path: Sequence[str | int], base: int, ref: Any, scope: Scope) -> None:

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from builderos.catalog import ACTIONS, AGENT_OUTPUTS, RUN_OUTPUTS
 from builderos.model import Pipeline, Step
+from builderos.policy.rules import Decision
 from builderos.validate.context import Context
 from builderos.validate.expressions import Scope, StepInfo, check_string, walk_strings
 from builderos.validate.report import Finding, Report
@@ -210,11 +211,25 @@ def _report_cycles(
         remaining -= set(path)
 
 
+_AGENT_INFO = StepInfo(set(AGENT_OUTPUTS), {"json"})
+_RUN_INFO = StepInfo(set(RUN_OUTPUTS))
+_ACTION_INFO = {name: StepInfo(set(spec.outputs)) for name, spec in ACTIONS.items()}
+
+
 def _step_info(step: Any) -> StepInfo:
-    declared = step.get("outputs") if isinstance(step, dict) else None
-    outputs = set(declared) if isinstance(declared, dict) else set()
+    """What expressions may read of a step; shared (read-only) objects for the common cases."""
     if not isinstance(step, dict):
-        return StepInfo(outputs)
+        return StepInfo(set())
+    declared = step.get("outputs")
+    if not isinstance(declared, dict):
+        if "agent" in step:
+            return _AGENT_INFO
+        if "run" in step:
+            return _RUN_INFO
+        shared = _ACTION_INFO.get(step["uses"]) if isinstance(step.get("uses"), str) else None
+        if shared is not None:
+            return shared
+    outputs = set(declared) if isinstance(declared, dict) else set()
     if "agent" in step:
         return StepInfo(outputs | set(AGENT_OUTPUTS), {"json"})
     if "run" in step:
@@ -297,13 +312,24 @@ def _check_action_with(report: Report, action: str, with_: Any, base: tuple[str 
             )
 
 
+def _agent_tools(ctx: Context, agent: str) -> list[tuple[str, Decision]]:
+    """The agent's tools with the policy's decision on each, computed once per validation run."""
+    key = ("agent-tools", agent)
+    found = ctx.memo.get(key)
+    if found is None:
+        refs = ctx.symbols.agents.get(agent) or []
+        tools = refs[0].data.get("tools") if refs else None
+        found = [
+            (tool, ctx.policy.tool_decision(agent, tool))
+            for tool in (tools if isinstance(tools, list) else [])
+            if isinstance(tool, str)
+        ]
+        ctx.memo[key] = found
+    return found
+
+
 def _check_agent_policy(report: Report, ctx: Context, agent: str, path: tuple[str | int, ...]) -> None:
-    refs = ctx.symbols.agents.get(agent) or []
-    tools = refs[0].data.get("tools") if refs else None
-    for tool in tools if isinstance(tools, list) else []:
-        if not isinstance(tool, str):
-            continue
-        decision = ctx.policy.tool_decision(agent, tool)
+    for tool, decision in _agent_tools(ctx, agent):
         if not decision.allowed:
             report.add(
                 "BOS040",
@@ -312,6 +338,14 @@ def _check_agent_policy(report: Report, ctx: Context, agent: str, path: tuple[st
                 f"allow it under agents.{agent}.tools in builderos.policy.yaml, or remove it from the agent",
                 tool=tool,
             )
+
+
+def _approval_rules(ctx: Context, action: str, env: str | None, branch: str | None) -> list[str]:
+    key = ("approvals", action, env, branch)
+    found = ctx.memo.get(key)
+    if found is None:
+        found = ctx.memo[key] = [m.rule for m in ctx.policy.approval_rules(action, env, branch)]
+    return found
 
 
 def _approval_plan(report: Report, ctx: Context, step: dict[str, Any], base: tuple[str | int, ...]) -> None:
@@ -325,16 +359,13 @@ def _approval_plan(report: Report, ctx: Context, step: dict[str, Any], base: tup
     branch = with_.get("branch") if isinstance(with_.get("branch"), str) else None
     uses, agent = step.get("uses"), step.get("agent")
     if isinstance(uses, str):
-        reasons += [m.rule for m in ctx.policy.approval_rules(uses, env, branch)]
+        reasons += _approval_rules(ctx, uses, env, branch)
     elif isinstance(step.get("run"), str):
-        reasons += [m.rule for m in ctx.policy.approval_rules("shell.run", env, branch)]
+        reasons += _approval_rules(ctx, "shell.run", env, branch)
     elif isinstance(agent, str) and agent in ctx.symbols.agents:
-        tools = ctx.symbols.agents[agent][0].data.get("tools")
-        for tool in tools if isinstance(tools, list) else []:
-            if isinstance(tool, str) and ctx.policy.tool_decision(agent, tool).allowed:
-                reasons += [
-                    f"{tool} by {agent}: {m.rule}" for m in ctx.policy.approval_rules(tool, env, branch)
-                ]
+        for tool, decision in _agent_tools(ctx, agent):
+            if decision.allowed:
+                reasons += [f"{tool} by {agent}: {rule}" for rule in _approval_rules(ctx, tool, env, branch)]
     if reasons:
         sid = step.get("id", "?")
         report.add(

@@ -16,6 +16,7 @@ from typing import Any
 from builderos.workspace.chunks import IncrementalPipelineParser
 from builderos.workspace.document import Document, parse_document
 from builderos.workspace.kinds import IGNORED_DIRS, kind_of, may_be_builderos_file
+from builderos.workspace.yamlload import gc_paused
 
 SNAPSHOT_DIR = ".builderos/prompts"
 MAX_FILE_BYTES = 32 * 1024 * 1024
@@ -165,7 +166,8 @@ class Workspace:
             current.from_editor = from_editor
             return current
         parser = self.parsers.setdefault(rel, IncrementalPipelineParser()) if kind == "pipeline" else None
-        doc = parse_document(rel, text, kind, version, parser)
+        with gc_paused():
+            doc = parse_document(rel, text, kind, version, parser)
         doc.from_editor = from_editor
         self.docs[rel] = doc
         self._changed(structural=kind != "pipeline" or _names_changed(current, doc))
