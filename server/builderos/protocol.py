@@ -24,18 +24,8 @@ APPROVAL_REQUESTED = "builderos/approvalRequested"
 RUNS_CHANGED = "builderos/runsChanged"
 VALIDATED = "builderos/validated"
 
-#: Requests that need the run engine, which this version does not have yet.
+#: Requests of features this version does not have yet (answered with a clear error, not silence).
 ENGINE_REQUESTS = (
-    RUN_START,
-    RUN_CANCEL,
-    RUN_RESUME,
-    RUNS,
-    RUN,
-    TIMELINE,
-    APPROVALS,
-    APPROVAL_RESOLVE,
-    PROVENANCE,
-    AUDIT_VERIFY,
     DESK_APPLY,
     EVAL_RUN,
     SCENARIO_RUN,

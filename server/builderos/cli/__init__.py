@@ -5,11 +5,23 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from builderos import __version__
 from builderos.cli.common import EXIT_USAGE, UserError, fail
 from builderos.cli.serve_cmd import add_serve
 from builderos.cli.validate_cmd import add_validate
+
+
+def _add_engine_commands(sub: Any) -> None:
+    """Run, approval and audit commands (imported here so `validate` stays light)."""
+    from builderos.cli.approvals_cmd import add_approvals
+    from builderos.cli.audit_cmd import add_audit
+    from builderos.cli.runs_cmd import add_runs
+
+    add_runs(sub)
+    add_approvals(sub)
+    add_audit(sub)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"builderos {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     add_validate(sub)
+    _add_engine_commands(sub)
     add_serve(sub)
     return parser
 

@@ -9,7 +9,7 @@ from pygls.exceptions import JsonRpcException
 from builderos import protocol
 from builderos.lsp.server import BuilderOSServer
 
-NOT_YET = "runs are not available yet in this version of BuilderOS: the run engine is not installed"
+NOT_YET = "not available yet in this version of BuilderOS"
 
 
 class EngineUnavailable(JsonRpcException):

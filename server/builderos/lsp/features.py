@@ -12,6 +12,7 @@ log = logging.getLogger("builderos.lsp")
 FEATURE_MODULES = (
     "builderos.lsp.sync",
     "builderos.lsp.engine_requests",
+    "builderos.lsp.runs",
     "builderos.lsp.completion",
     "builderos.lsp.hover",
     "builderos.lsp.navigation",

@@ -44,6 +44,8 @@ class BuilderOSServer(LanguageServer):
         self.pending: dict[str, asyncio.Task[None]] = {}
         self.published: set[str] = set()
         self.background: set[asyncio.Task[Any]] = set()
+        self.on_ready: list[Callable[[], Any]] = []  # coroutines started once the workspace is indexed
+        self.runs: Any = None
 
     # -- the worker ----------------------------------------------------------------------------
     async def on_worker(self, fn: Callable[..., T], *args: Any) -> T:

@@ -38,6 +38,8 @@ def setup(server: BuilderOSServer) -> None:
         gc.freeze()  # the scanned workspace is long-lived: keep it out of every later collection
         await ls.revalidate(sorted(index.docs))
         ls.spawn(_watch(ls))
+        for hook in ls.on_ready:
+            ls.spawn(hook())
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: BuilderOSServer, params: types.DidOpenTextDocumentParams) -> None:

@@ -42,6 +42,11 @@ class PolicyView:
         self.data: dict[str, Any] = data if isinstance(data, dict) else {}
         self.present = present
 
+    def section(self, name: str) -> dict[str, Any]:
+        """A mapping section of the policy (paths, commands, network, secrets), or an empty one."""
+        value = self.data.get(name)
+        return value if isinstance(value, dict) else {}
+
     @property
     def default(self) -> str:
         value = self.data.get("default", "deny")

@@ -1,0 +1,1 @@
+"""ShipMachine: durable, event-sourced pipeline runs."""

@@ -1,0 +1,726 @@
+"""ShipMachine: runs a pipeline's DAG durably, and resumes it from its event log after any crash.
+
+Ready steps run concurrently up to `concurrency`. Each transition is an event committed before the
+run moves on; each side effect goes through the effect ledger; approvals persist. `resume` folds
+the log back into state and carries on: finished steps are not run again, an interrupted step runs
+again (its completed effects are found in the ledger and not repeated).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import os
+import random
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from builderos.engine import events as ev
+from builderos.engine import record
+from builderos.engine.actions import require_action
+from builderos.engine.agents import AgentCall, AgentRuntime, ScriptedAgent
+from builderos.engine.approvals import ApprovalPending, Approver, Change
+from builderos.engine.approvals import find as find_approval
+from builderos.engine.commands import run_command
+from builderos.engine.context import expression_context
+from builderos.engine.crashpoints import crashpoint
+from builderos.engine.inputs import check_inputs
+from builderos.engine.interfaces import ActionInput, Outputs, StepFailed
+from builderos.engine.ledger import StoreLedger
+from builderos.engine.plan import Plan, StepPlan
+from builderos.engine.preflight import Preflight, preflight
+from builderos.engine.runlog import Listener, RunLog, load_state, sha256_json
+from builderos.engine.state import RunState
+from builderos.engine.toolbox import ToolBox
+from builderos.expr import evaluate_condition, render_value
+from builderos.policy.rules import PolicyView
+from builderos.store.artifacts import store_artifact
+from builderos.store.clock import Ids
+from builderos.store.db import Batch, Store, dumps
+
+HEARTBEAT_S = 5.0
+STALE_S = 30.0
+HOST = socket.gethostname()
+
+
+class RunError(Exception):
+    """A run cannot start or continue: one line and a hint."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+@dataclass(slots=True)
+class RunOptions:
+    """How this process drives runs (who it acts for, how approvals are decided, what listens)."""
+
+    actor: dict[str, Any] = field(default_factory=lambda: {"type": "user", "id": _user(), "source": "cli"})
+    approver: Approver | None = None
+    listeners: list[Listener] = field(default_factory=list)
+    ids: Ids = field(default_factory=Ids)
+    rand: random.Random = field(default_factory=random.Random)
+    poll_interval: float = 0.2
+    record_every: float = 0.5
+    agent_runtime: AgentRuntime | None = None
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "user"
+
+
+def owner_token() -> str:
+    return f"{HOST}:{os.getpid()}"
+
+
+def owner_alive(owner: str | None, heartbeat: float | None, now: float) -> bool:
+    if not owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host == HOST and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return heartbeat is None or now - heartbeat < STALE_S * 4
+    return heartbeat is not None and now - heartbeat < STALE_S
+
+
+class Engine:
+    """Runs and resumes pipelines of one workspace against its store."""
+
+    def __init__(self, workspace: Path, store: Store, options: RunOptions | None = None) -> None:
+        self.workspace = workspace.resolve()
+        self.store = store
+        self.options = options or RunOptions()
+        self.services: dict[str, Any] = {}
+
+    # -- public ------------------------------------------------------------------------------------
+    async def create(self, pipeline: str, inputs: dict[str, Any], scenario: str | None = None) -> str:
+        """Preflight, check inputs and record a new run (queued); returns its id."""
+        pf = preflight(self.workspace, pipeline, scenario)
+        values = check_inputs(pf.plan.inputs, {**pf.scenario_inputs, **inputs})
+        run_id = self.options.ids.new()
+        state = RunState(run_id)
+        log = self._log(state, pf)
+        now = self.store.clock.iso()
+        batch = Batch().add(
+            "INSERT INTO runs(id, pipeline, status, created_at, owner, heartbeat) "
+            "VALUES (?, ?, 'queued', ?, ?, ?)",
+            (run_id, pf.plan.name, now, owner_token(), self.store.clock.now()),
+        )
+        await log.emit(
+            ev.RUN_CREATED,
+            data={
+                "pipeline": pf.plan.name,
+                "pipeline_path": pf.plan.path,
+                "pipeline_sha256": pf.plan.sha256,
+                "inputs": values,
+                "scenario": scenario,
+                "steps": pf.plan.order,
+                "handlers": pf.plan.handlers,
+                "git_before": await _git_head(self.workspace),
+            },
+            batch=batch,
+        )
+        return run_id
+
+    async def start(self, pipeline: str, inputs: dict[str, Any], scenario: str | None = None) -> RunState:
+        run_id = await self.create(pipeline, inputs, scenario)
+        return await self.execute(run_id, first=True)
+
+    async def resume(self, run_id: str) -> RunState:
+        return await self.execute(run_id, first=False)
+
+    async def request_cancel(self, run_id: str) -> RunState:
+        """Cancel a run: its owner stops it; a run nobody is executing is finished here."""
+        rows = await self.store.fetch("SELECT owner, heartbeat, status FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise RunError(f"no run '{run_id}'", "list runs with 'builderos runs'")
+        owner, heartbeat, status = rows[0]
+        if status in ev.FINAL_RUN_STATES:
+            state = await load_state(self.store, run_id)
+            assert state is not None
+            return state
+        await self.store.write(Batch().add("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (run_id,)))
+        if owner_alive(owner, heartbeat, self.store.clock.now()) and owner != owner_token():
+            for _ in range(int(20 / self.options.poll_interval)):
+                await asyncio.sleep(self.options.poll_interval)
+                state = await load_state(self.store, run_id)
+                if state is not None and state.finished:
+                    return state
+            raise RunError(f"run {run_id} did not stop in time", "try again, or stop its process")
+        return await self.execute(run_id, first=False)
+
+    # -- execution ---------------------------------------------------------------------------------
+    async def execute(self, run_id: str, *, first: bool) -> RunState:
+        state = await load_state(self.store, run_id)
+        if state is None:
+            raise RunError(f"no run '{run_id}'", "list runs with 'builderos runs'")
+        if state.finished:
+            return state
+        await self._claim(run_id)
+        pf = preflight(self.workspace, state.pipeline, state.scenario, expected_sha=None)
+        if pf.plan.sha256 != state.pipeline_sha256:
+            pf = preflight(self.workspace, state.pipeline, state.scenario, expected_sha=state.pipeline_sha256)
+        log = self._log(state, pf)
+        heartbeat = asyncio.create_task(self._heartbeat(run_id))
+        runner = _RunExecution(self, state, pf, log)
+        try:
+            await log.emit(ev.RUN_STARTED if first else ev.RUN_RESUMED)
+            await runner.loop()
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            await self._release(run_id)
+            record.write_record(self.store.root, state, pf)
+            await self._close_services()
+        return state
+
+    async def _close_services(self) -> None:
+        for service in list(self.services.values()):
+            close = getattr(service, "close", None)
+            if callable(close):
+                result = close()
+                if asyncio.iscoroutine(result):
+                    await result
+        self.services.clear()
+
+    def _log(self, state: RunState, pf: Preflight) -> RunLog:
+        listeners: list[Listener] = [
+            *self.options.listeners,
+            record.Checkpointer(self.store.root, pf, self.options.record_every),
+        ]
+        return RunLog(self.store, state, pf.redactor, _system_actor(self.options.actor), listeners)
+
+    async def _claim(self, run_id: str) -> None:
+        rows = await self.store.fetch("SELECT owner, heartbeat FROM runs WHERE id = ?", (run_id,))
+        owner, heartbeat = rows[0] if rows else (None, None)
+        me = owner_token()
+        if owner and owner != me and owner_alive(owner, heartbeat, self.store.clock.now()):
+            raise RunError(
+                f"run {run_id} is being executed by another process ({owner})",
+                "wait for it, or cancel it with 'builderos cancel'",
+            )
+        await self.store.write(
+            Batch().add(
+                "UPDATE runs SET owner = ?, heartbeat = ? WHERE id = ?", (me, self.store.clock.now(), run_id)
+            )
+        )
+
+    async def _release(self, run_id: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.store.write(
+                Batch().add(
+                    "UPDATE runs SET owner = NULL WHERE id = ? AND owner = ?", (run_id, owner_token())
+                )
+            )
+
+    async def _heartbeat(self, run_id: str) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            await self.store.write(
+                Batch().add("UPDATE runs SET heartbeat = ? WHERE id = ?", (self.store.clock.now(), run_id))
+            )
+
+
+def _system_actor(actor: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "system", "id": "shipmachine", "source": str(actor.get("source", "cli"))}
+
+
+class _RunExecution:
+    """The scheduler of one run in this process."""
+
+    def __init__(self, engine: Engine, state: RunState, pf: Preflight, log: RunLog) -> None:
+        self.engine = engine
+        self.state = state
+        self.pf = pf
+        self.plan: Plan = pf.plan
+        self.log = log
+        self.store = engine.store
+        self.workspace = engine.workspace
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.stopped_for_approval = False
+        self.cancelled = False
+        self.policy = PolicyView(pf.policy, pf.policy is not None)
+        raw_stubs = pf.scenario.get("stubs")
+        stubs: dict[str, Any] = raw_stubs if isinstance(raw_stubs, dict) else {}
+        self.tool_stubs: dict[str, Any] = dict(stubs.get("tools") or {}) if stubs else {}
+        self.agents: AgentRuntime = engine.options.agent_runtime or ScriptedAgent(
+            list(stubs.get("llm") or [])
+        )
+        self.scenario_approvals = stubs.get("approvals") if stubs else None
+
+    async def loop(self) -> None:
+        while True:
+            if await self._cancel_requested():
+                await self._cancel_all()
+                break
+            self._start_ready()
+            if not self.tasks:
+                break
+            done, _ = await asyncio.wait(
+                list(self.tasks.values()),
+                timeout=self.engine.options.poll_interval,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            for task in done:
+                sid = next(k for k, v in self.tasks.items() if v is task)
+                del self.tasks[sid]
+                exc = task.exception()
+                if isinstance(exc, ApprovalPending):
+                    self.stopped_for_approval = True
+                elif exc is not None:
+                    raise exc
+        await self._finish()
+
+    async def _cancel_requested(self) -> bool:
+        if self.cancelled:
+            return True
+        rows = await self.store.fetch("SELECT cancel_requested FROM runs WHERE id = ?", (self.state.id,))
+        self.cancelled = bool(rows and rows[0][0])
+        return self.cancelled
+
+    async def _cancel_all(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+        for task in self.tasks.values():
+            with contextlib.suppress(BaseException):
+                await task
+        self.tasks.clear()
+        for sid in self.plan.order:
+            s = self.state.step(sid)
+            if not s.finished and not self.plan.steps[sid].handler_for:
+                await self.log.emit(
+                    ev.STEP_FINISHED, sid, {"status": "cancelled", "error": "the run was cancelled"}
+                )
+
+    def _start_ready(self) -> None:
+        limit = self.plan.concurrency
+        for sid in self.plan.order:
+            if len(self.tasks) >= limit:
+                return
+            if sid in self.tasks:
+                continue
+            sp = self.plan.steps[sid]
+            s = self.state.step(sid)
+            if s.finished or sp.handler_for:
+                continue
+            if self.stopped_for_approval and s.status == "awaiting_approval":
+                continue
+            needs = [self.state.step(n) for n in sp.needs if n in self.plan.steps]
+            if any(not n.finished for n in needs):
+                continue
+            self.tasks[sid] = asyncio.create_task(
+                self._run_step(sp, needs_ok=all(n.status == "succeeded" for n in needs))
+            )
+
+    async def _finish(self) -> None:
+        if self.state.finished:
+            return
+        if not self.stopped_for_approval and not self.cancelled:
+            for sid in self.plan.order:
+                s = self.state.step(sid)
+                if self.plan.steps[sid].handler_for and not s.finished:
+                    await self.log.emit(
+                        ev.STEP_SKIPPED, sid, {"status": "skipped", "reason": "no failure to handle"}
+                    )
+        error: str | None
+        if self.cancelled:
+            status, error = "cancelled", "cancelled by request"
+        elif self.stopped_for_approval or any(
+            s.status == "awaiting_approval" for s in self.state.steps.values()
+        ):
+            record.write_record(self.store.root, self.state, self.pf)
+            return  # the run waits: `builderos approve` then `builderos resume`, or the daemon carries it on
+        else:
+            failed = [
+                sid
+                for sid in self.plan.order
+                if self.state.step(sid).status == "failed"
+                and not self.plan.steps[sid].continue_on_error
+                and not self.plan.steps[sid].handler_for
+            ]
+            status = "failed" if failed else "succeeded"
+            error = f"step {failed[0]} failed: {self.state.step(failed[0]).error}" if failed else None
+        await self.log.emit(
+            ev.RUN_FINISHED,
+            data={"status": status, "error": error, "git_after": await _git_head(self.workspace)},
+        )
+
+    # -- one step ----------------------------------------------------------------------------------
+    async def _run_step(self, sp: StepPlan, *, needs_ok: bool) -> None:
+        s = self.state.step(sp.id)
+        if not needs_ok:
+            failed = [n for n in sp.needs if self.state.step(n).status != "succeeded"]
+            await self.log.emit(
+                ev.STEP_SKIPPED, sp.id, {"status": "skipped", "reason": f"needs {failed[0]} did not succeed"}
+            )
+            return
+        ctx = self._ctx(sp)
+        if sp.condition is not None:
+            try:
+                run_it = evaluate_condition(sp.condition, ctx)
+            except Exception as exc:
+                await self.log.emit(ev.STEP_FINISHED, sp.id, {"status": "failed", "error": f"if: {exc}"})
+                return
+            if not run_it:
+                await self.log.emit(
+                    ev.STEP_SKIPPED, sp.id, {"status": "skipped", "reason": "if: condition is false"}
+                )
+                return
+        if sp.gate == "approval":
+            await self._ask(
+                sp,
+                s.attempts or 1,
+                f"gate:{sp.id}",
+                "step",
+                "gate: approval",
+                [],
+                f"step '{sp.id}' ({sp.kind} {sp.target}) waits for approval",
+                risk="medium",
+            )
+        attempt = max(s.attempts, 1) if s.status in ("running", "awaiting_approval") else s.attempts + 1
+        if s.status == "retrying" and s.retry_at is not None:
+            await asyncio.sleep(max(0.0, s.retry_at - self.store.clock.now()))
+        while True:
+            try:
+                with_ = render_value(sp.with_, self._ctx(sp))
+            except Exception as exc:
+                await self.log.emit(ev.STEP_FINISHED, sp.id, {"status": "failed", "error": f"with: {exc}"})
+                return
+            started: dict[str, Any] = {
+                "attempt": attempt,
+                "inputs": with_,
+                "inputs_sha256": sha256_json(with_),
+            }
+            if sp.kind == "agent":
+                started["agent"] = self.pf.agent_provenance(sp.target)
+            await self.log.emit(ev.STEP_STARTED, sp.id, started)
+            try:
+                coro = self._execute_kind(sp, attempt, with_)
+                outputs = await (asyncio.wait_for(coro, sp.timeout) if sp.timeout else coro)
+            except ApprovalPending:
+                raise
+            except (StepFailed, TimeoutError, OSError) as exc:
+                retryable = not isinstance(exc, StepFailed) or exc.retryable
+                message = f"timed out after {sp.timeout:g}s" if isinstance(exc, TimeoutError) else str(exc)
+                outputs = exc.outputs if isinstance(exc, StepFailed) else {}
+                if retryable and attempt <= sp.retries.max:
+                    delay = sp.retries.delay(attempt, self.engine.options.rand.random())
+                    await self.log.emit(
+                        ev.STEP_RETRYING,
+                        sp.id,
+                        {
+                            "attempt": attempt,
+                            "error": message,
+                            "delay": round(delay, 4),
+                            "retry_at": self.store.clock.now() + delay,
+                        },
+                    )
+                    crashpoint("retry-backoff")
+                    await asyncio.sleep(delay)
+                    attempt += 1
+                    continue
+                await self.log.emit(
+                    ev.STEP_FINISHED,
+                    sp.id,
+                    {
+                        "status": "failed",
+                        "attempt": attempt,
+                        "error": message,
+                        "outputs": outputs,
+                        "outputs_sha256": sha256_json(outputs),
+                    },
+                )
+                await self._on_failure(sp)
+                return
+            await self.log.emit(
+                ev.STEP_FINISHED,
+                sp.id,
+                {
+                    "status": "succeeded",
+                    "attempt": attempt,
+                    "outputs": outputs,
+                    "outputs_sha256": sha256_json(outputs),
+                },
+            )
+            return
+
+    async def _on_failure(self, sp: StepPlan) -> None:
+        handler = next((h for h in self.plan.steps.values() if h.handler_for == sp.id), None)
+        if handler is None or self.state.step(handler.id).finished:
+            return
+        await self._run_step(handler, needs_ok=True)
+
+    def _ctx(self, sp: StepPlan) -> dict[str, Any]:
+        return expression_context(self.state, str(self.workspace), {**self.plan.env, **sp.env})
+
+    def _step_log(self, step_id: str) -> Callable[[str], None]:
+        folder = self.store.root / "logs" / self.state.id
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{step_id}.log"
+        redact = self.pf.redactor.text
+
+        def write(line: str) -> None:
+            with path.open("a", encoding="utf-8") as fh:
+                fh.write(redact(line) + "\n")
+
+        return write
+
+    async def _execute_kind(self, sp: StepPlan, attempt: int, with_: dict[str, Any]) -> Outputs:
+        log = self._step_log(sp.id)
+        env = {
+            **os.environ,
+            **{k: str(v) for k, v in render_value({**self.plan.env, **sp.env}, self._ctx(sp)).items()},
+        }
+        if sp.kind == "run":
+            stub = self.tool_stubs.get("shell.run")
+            if isinstance(stub, dict):
+                return _stubbed("shell.run", stub)
+            command = str(render_value(sp.target, self._ctx(sp)))
+            return await run_command(command, self.workspace, env, log)
+        ledger = StoreLedger(self.store, self.state.id, sp.id, self.engine.options.actor)
+        if sp.kind == "uses":
+            stub = self.tool_stubs.get(sp.target)
+            if isinstance(stub, dict):
+                return _stubbed(sp.target, stub)
+            outputs = await require_action(sp.target).run(
+                ActionInput(
+                    self.workspace,
+                    self.store.root,
+                    self.state.id,
+                    sp.id,
+                    attempt,
+                    with_,
+                    ledger,
+                    log,
+                    env,
+                    self.engine.services,
+                )
+            )
+            if sp.target == "fs.write" and outputs.get("sha256"):
+                await self._artifact(sp.id, str(outputs.get("path")))
+            return outputs
+        return await self._run_agent(sp, attempt, with_, ledger, log, env)
+
+    async def _run_agent(
+        self,
+        sp: StepPlan,
+        attempt: int,
+        with_: dict[str, Any],
+        ledger: StoreLedger,
+        log: Callable[[str], None],
+        env: dict[str, str],
+    ) -> Outputs:
+        agent = self.pf.agents.get(sp.target) or {}
+        prompt = self.pf.prompt_for(sp.target)
+        if prompt is not None:
+            record.snapshot_prompt(self.store.root, prompt)
+
+        async def emit(type_: str, data: dict[str, Any]) -> None:
+            await self.log.emit(type_, sp.id, data)
+            if (
+                type_ == ev.TOOL_RESULT
+                and data.get("tool") == "fs.write"
+                and "sha256" in (data.get("result") or {})
+            ):
+                await self._artifact(sp.id, str(data["result"].get("path")))
+
+        async def ask(tool: str, rule: str, changes: list[Change], summary: str) -> bool:
+            # the key names this exact request: the call's number in the step and the file's content
+            # before the change, so a resume finds it again and a file edited meanwhile asks anew
+            befores = ",".join(str(c.as_dict()["before_sha256"])[:16] for c in changes)
+            key = f"tool:{sp.id}:{attempt}:{tools.calls}:{tool}:{befores}"
+            return await self._ask(sp, attempt, key, tool, rule, changes, summary, risk="medium")
+
+        tools = ToolBox(
+            workspace=self.workspace,
+            agent=sp.target,
+            agent_tools=list(agent.get("tools") or []),
+            policy=self.policy,
+            emit=emit,
+            ask_approval=ask,
+            ledger=ledger,
+            run_id=self.state.id,
+            step_id=sp.id,
+            log=log,
+            stubs=self.tool_stubs,
+            env=env,
+            services=self.engine.services,
+        )
+        call = AgentCall(
+            self.state.id,
+            sp.id,
+            attempt,
+            agent,
+            prompt,
+            with_,
+            self.workspace,
+            tools,
+            emit,
+            model_profile=self.pf.agent_provenance(sp.target).get("model_profile"),
+        )
+        return await self.agents.run(call)
+
+    async def _artifact(self, step_id: str, rel: str) -> None:
+        path = self.workspace / rel
+        if not path.is_file():
+            return
+        sha, size = store_artifact(self.store.root, self.state.id, step_id, rel, path.read_bytes())
+        await self.log.emit(
+            ev.ARTIFACT_CREATED,
+            step_id,
+            {"name": rel, "sha256": sha, "size": size},
+            batch=Batch().add(
+                "INSERT OR REPLACE INTO artifacts(run_id, step_id, name, sha256, size, created_at) "
+                "VALUES (?,?,?,?,?,?)",
+                (self.state.id, step_id, rel, sha, size, self.store.clock.iso()),
+            ),
+        )
+
+    async def _ask(
+        self,
+        sp: StepPlan,
+        attempt: int,
+        key: str,
+        action: str,
+        rule: str,
+        changes: list[Change],
+        summary: str,
+        *,
+        risk: str,
+    ) -> bool:
+        """Persist an approval request (once per key), wait for its decision, return approved or not."""
+        existing = await find_approval(self.store, self.state.id, key)
+        if existing is None:
+            approval = {
+                "id": self.engine.options.ids.new(),
+                "key": key,
+                "run_id": self.state.id,
+                "step_id": sp.id,
+                "action": action,
+                "rule": rule,
+                "risk": risk,
+                "summary": summary,
+                "changes": [c.as_dict() for c in changes],
+                "created_at": self.store.clock.iso(),
+                "resolved_by": None,
+                "resolved_at": None,
+                "comment": None,
+            }
+            approval = self.pf.redactor.data(approval)
+            await self.log.emit(
+                ev.APPROVAL_REQUESTED,
+                sp.id,
+                {k: v for k, v in approval.items() if k != "changes"} | {"files": [c.path for c in changes]},
+                batch=Batch().add(
+                    "INSERT INTO approvals(id, run_id, step_id, status, created_at, body) "
+                    "VALUES (?, ?, ?, 'pending', ?, ?)",
+                    (approval["id"], self.state.id, sp.id, approval["created_at"], dumps(approval)),
+                ),
+            )
+            existing = {**approval, "status": "pending"}
+        elif existing.get("id") not in self.state.approvals:
+            self.state.approvals[str(existing["id"])] = dict(existing)
+        status = existing["status"]
+        if status == "pending":
+            decided = await self._decide(existing)
+            if decided is None:
+                raise ApprovalPending(str(existing["id"]))
+            existing = decided
+            status = existing["status"]
+        if self.state.approvals.get(str(existing["id"]), {}).get("status") in (None, "pending"):
+            await self.log.emit(
+                ev.APPROVAL_RESOLVED,
+                sp.id,
+                {
+                    "id": existing["id"],
+                    "decision": "approve" if status == "approved" else "deny",
+                    "by": existing.get("resolved_by"),
+                    "comment": existing.get("comment"),
+                },
+            )
+        if status != "approved" and sp.gate == "approval" and action == "step":
+            raise StepFailed(
+                f"denied at the approval gate: {existing.get('comment') or 'no reason given'}",
+                retryable=False,
+            )
+        return bool(status == "approved")
+
+    async def _decide(self, approval: dict[str, Any]) -> dict[str, Any] | None:
+        from builderos.engine.approvals import get, resolve
+
+        scripted = _scenario_decision(self.scenario_approvals, approval)
+        if scripted is not None:
+            decision, comment = scripted
+            return await resolve(
+                self.store,
+                str(approval["id"]),
+                decision,
+                {"type": "system", "id": "scenario", "source": "scenario"},
+                comment,
+            )
+        approver = self.engine.options.approver
+        if approver is None:
+            return None
+        answer = await approver(approval)
+        if answer is None:
+            return None
+        decision, comment, by = answer
+        current = await get(self.store, str(approval["id"]))
+        if current is not None and current["status"] != "pending":
+            return current  # decided elsewhere (the CLI, the editor) while we waited
+        return await resolve(
+            self.store,
+            str(approval["id"]),
+            decision,
+            {"type": "user", "id": by, "source": self.engine.options.actor.get("source", "cli")},
+            comment,
+        )
+
+
+def _scenario_decision(spec: Any, approval: dict[str, Any]) -> tuple[str, str | None] | None:
+    if spec == "approve-all":
+        return "approve", "scenario: approve-all"
+    if spec == "deny-all":
+        return "deny", "scenario: deny-all"
+    if isinstance(spec, list):
+        for entry in spec:
+            if isinstance(entry, dict) and entry.get("step") in (None, approval.get("step_id")):
+                return str(entry.get("decision", "approve")), entry.get("comment")
+    return None
+
+
+def _stubbed(name: str, stub: dict[str, Any]) -> Outputs:
+    outputs = dict(stub.get("result") or {k: v for k, v in stub.items() if k != "fail"})
+    code = outputs.get("exit_code")
+    if stub.get("fail") or (isinstance(code, int) and code != 0):
+        raise StepFailed(f"{name} (stubbed) failed", outputs, retryable=False)
+    return outputs
+
+
+async def _git_head(workspace: Path) -> str | None:
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "git",
+            "rev-parse",
+            "HEAD",
+            cwd=str(workspace),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        out, _ = await proc.communicate()
+    except OSError:
+        return None
+    return out.decode().strip() or None if proc.returncode == 0 else None

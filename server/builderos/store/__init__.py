@@ -1,0 +1,1 @@
+"""The .builderos store: SQLite (WAL) event log, run records, effects, approvals, artifacts, audit chain."""

@@ -1,0 +1,1 @@
+"""Tests of the engine: actions, ledger, scheduler."""
