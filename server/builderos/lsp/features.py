@@ -26,8 +26,6 @@ def setup_all(server: BuilderOSServer) -> None:
     for name in FEATURE_MODULES:
         try:
             module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue  # a feature not built yet
-            raise
-        module.setup(server)
+            module.setup(server)
+        except Exception:  # one broken feature must not take the others down
+            log.exception("feature %s failed to load", name)

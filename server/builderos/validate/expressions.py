@@ -51,15 +51,9 @@ def walk_strings(value: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[st
 def check_string(report: Report, path: Sequence[str | int], text: str, scope: Scope) -> None:
     """Report syntax errors and unknown references of every interpolation in `text`."""
     for interp in find_interpolations(text):
-        error = getattr(interp, "error", None)
-        if error is not None:
-            start, end = interp.start + error.offset, interp.start + max(error.end_offset, error.offset + 1)
-            report.add_span(
-                "BOS030",
-                f"expression error: {error}",
-                report.scalar_offset_span(path, start, end),
-                error.hint,
-            )
+        if interp.error is not None:  # an unterminated `${{`: point at the opening braces
+            span = report.scalar_offset_span(path, interp.start, interp.start + 3)
+            report.add_span("BOS030", f"expression error: {interp.error}", span, interp.hint)
             continue
         check_expression(report, path, interp.source, interp.expr_start, scope)
 

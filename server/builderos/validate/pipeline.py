@@ -75,7 +75,7 @@ def _step_local(step: Any) -> list[Finding]:
     if not isinstance(step, dict):
         rec.add("BOS003", "a step must be a mapping with an 'id:'", (), "write '- id: name' and its keys")
         return rec.findings
-    check_model(rec, Step, step)
+    check_model(rec, Step, step, owner="this step")
     kinds = [k for k in STEP_KINDS if k in step]
     if len(kinds) == 0:
         rec.add(

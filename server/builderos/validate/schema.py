@@ -113,8 +113,8 @@ _TYPE_WORDS = {
 }
 
 
-def _label(path: Loc) -> str:
-    return ".".join(str(p) for p in path) or "the document"
+def _label(path: Loc, owner: str = "the document") -> str:
+    return ".".join(str(p) for p in path) or owner
 
 
 def _describe(value: Any) -> str:
@@ -142,7 +142,7 @@ def _expected(errors: list[dict[str, Any]]) -> list[str]:
 
 
 def report_validation_error(
-    report: Report, model: type[BaseModel], data: Any, exc: ValidationError, base: Loc = ()
+    report: Report, model: type[BaseModel], data: Any, exc: ValidationError, base: Loc = (), owner: str = ""
 ) -> None:
     """Turn every pydantic error into one diagnostic; errors of one union are merged."""
     grouped: dict[Loc, list[dict[str, Any]]] = {}
@@ -154,8 +154,8 @@ def report_validation_error(
         kinds = {e["type"] for e in errors}
         if "extra_forbidden" in kinds:
             key = str(path[-1])
-            owner = model_at(model, path[:-1])
-            known = keys_of(owner) if owner else []
+            owner_model = model_at(model, path[:-1])
+            known = keys_of(owner_model) if owner_model else []
             guess = did_you_mean(key, known)
             where = f" in {_label(base + path[:-1])}" if len(full) > 1 else ""
             message = f"unknown key '{key}'{where}"
@@ -171,7 +171,7 @@ def report_validation_error(
             key = str(path[-1])
             report.add(
                 "BOS003",
-                f"missing required key '{key}' in {_label(base + path[:-1])}",
+                f"missing required key '{key}' in {_label(base + path[:-1], owner or 'the document')}",
                 full[:-1],
                 f"add '{key}:'",
                 "head",
@@ -213,11 +213,14 @@ def adapter(model: type[BaseModel]) -> TypeAdapter[Any]:
     return TypeAdapter(model)
 
 
-def check_model(report: Report, model: type[BaseModel], data: Any, base: Loc = ()) -> bool:
-    """Validate `data` against `model`; report findings under `base`; True when valid."""
+def check_model(report: Report, model: type[BaseModel], data: Any, base: Loc = (), owner: str = "") -> bool:
+    """Validate `data` against `model`; report findings under `base`; True when valid.
+
+    `owner` names the mapping in messages when the path is empty (a step checked on its own).
+    """
     try:
         model.model_validate(data)
     except ValidationError as exc:
-        report_validation_error(report, model, data, exc, base)
+        report_validation_error(report, model, data, exc, base, owner)
         return False
     return True
