@@ -126,6 +126,10 @@ RUN_OUTPUTS = {
     "stderr": "standard error",
 }
 
+#: What expressions may read of `run.` and of a step besides its outputs.
+RUN_FIELDS = ("id", "pipeline", "attempt", "workspace", "started_at", "trigger")
+STEP_FIELDS = ("outputs", "status")
+
 #: Approval-rule actions that are not tools or actions themselves.
 EXTRA_APPROVAL_ACTIONS = ("git.push", "*")
 

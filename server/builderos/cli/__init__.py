@@ -10,15 +10,16 @@ from typing import Any
 from builderos import __version__
 from builderos.cli.common import EXIT_USAGE, UserError, fail
 from builderos.cli.serve_cmd import add_serve
-from builderos.cli.validate_cmd import add_validate
 
 
-def _add_engine_commands(sub: Any) -> None:
-    """Run, approval and audit commands (imported here so `validate` stays light)."""
+def _add_commands(sub: Any) -> None:
+    """Every command family (imported here, so `serve` can start without them)."""
     from builderos.cli.approvals_cmd import add_approvals
     from builderos.cli.audit_cmd import add_audit
     from builderos.cli.runs_cmd import add_runs
+    from builderos.cli.validate_cmd import add_validate
 
+    add_validate(sub)
     add_runs(sub)
     add_approvals(sub)
     add_audit(sub)
@@ -31,19 +32,23 @@ class _Parser(argparse.ArgumentParser):
         fail(UserError(message, f"run '{self.prog} --help' for usage"), EXIT_USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(light: bool = False) -> argparse.ArgumentParser:
+    """The full parser; `light` builds only `serve`, whose start-up time the editor waits for."""
     parser = _Parser(prog="builderos", description="BuilderOS: agents, prompts, policies and pipelines.")
     parser.add_argument("--version", action="version", version=f"builderos {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    add_validate(sub)
-    _add_engine_commands(sub)
+    if light:
+        add_serve(sub)
+        return parser
+    _add_commands(sub)
     add_serve(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(light=arguments[:1] == ["serve"])
+    args = parser.parse_args(arguments)
     if getattr(args, "handler", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from builderos.cli.common import UserError
@@ -17,9 +18,15 @@ def add_serve(sub: Any) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    prefetch = None
+    if not args.tcp:
+        from builderos.lsp.prefetch import Prefetch
+
+        prefetch = Prefetch.start(Path.cwd())  # fork before the LSP stack is imported (see prefetch.py)
     from builderos.lsp.server import create_server
 
     server = create_server()
+    server.prefetch = prefetch
     if args.tcp:
         host, _, port = str(args.tcp).rpartition(":")
         if not host or not port.isdigit():

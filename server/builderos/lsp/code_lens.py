@@ -17,11 +17,11 @@ from pygls.exceptions import JsonRpcException
 
 from builderos import protocol
 from builderos.diagnostics import Span
+from builderos.lsp.lazy import validate_document
 from builderos.lsp.navigation import View, in_view, scalar_span
 from builderos.lsp.positions import to_range
 from builderos.lsp.server import BuilderOSServer
 from builderos.prompts.refs import sort_versions
-from builderos.validate.api import validate_document
 from builderos.workspace.document import Document
 
 log = logging.getLogger("builderos.lsp")

@@ -13,22 +13,29 @@ import re
 import types as pytypes
 import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
-from pydantic import BaseModel
-from pydantic.fields import FieldInfo
 from pygls.capabilities import get_capability
 
-from builderos.catalog import ACTIONS, AGENT_OUTPUTS, EXTRA_APPROVAL_ACTIONS, RUN_OUTPUTS, TOOLS
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from pydantic.fields import FieldInfo
+
+from builderos.catalog import (
+    ACTIONS,
+    AGENT_OUTPUTS,
+    EXTRA_APPROVAL_ACTIONS,
+    RUN_FIELDS,
+    RUN_OUTPUTS,
+    STEP_FIELDS,
+    TOOLS,
+)
 from builderos.diagnostics import Span
-from builderos.expr import FUNCTIONS
+from builderos.lsp.lazy import expr_functions, kind_models, model_at
 from builderos.lsp.navigation import View, content_end, in_view
 from builderos.lsp.server import BuilderOSServer
-from builderos.model import KIND_MODELS
 from builderos.prompts.refs import parse_prompt_ref, resolve, sort_versions
-from builderos.validate.expressions import RUN_FIELDS, STEP_FIELDS
-from builderos.validate.schema import model_at
 from builderos.workspace.chunks import Split, split_pipeline
 from builderos.workspace.cursor import text_context
 from builderos.workspace.locate import Locator
@@ -460,7 +467,7 @@ class Completer:
         ):
             return self._expression(before)  # `expr` assertions are bare expressions
         items = Items(self.view, self.line, self.col, spot.prefix)
-        root = KIND_MODELS.get(self.kind)
+        root = kind_models().get(self.kind)
         if root is None or self.view.rel.endswith(".json"):
             return []  # context packs are JSON: YAML-shaped suggestions would not fit
         path = spot.path
@@ -680,7 +687,7 @@ class Completer:
         if not head:
             for root in self._roots():
                 items.add(root, Kind.Module, "context", None)
-            for name in FUNCTIONS:
+            for name in expr_functions():
                 items.add(name, Kind.Function, "function", None, insert=f"{name}(", sort=f"z{name}")
         elif self.kind == "pipeline":
             self._pipeline_paths(items, head)

@@ -10,17 +10,19 @@ from __future__ import annotations
 import re
 import types as pytypes
 import typing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
-from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 from builderos.catalog import ACTIONS, TOOLS
 from builderos.diagnostics import Span
 from builderos.lsp.completion import field_at, field_doc, literal_values, step_outputs
+from builderos.lsp.lazy import is_model, kind_models
 from builderos.lsp.navigation import Occurrence, View, all_occurrences, in_view, occurrence_at
 from builderos.lsp.server import BuilderOSServer
-from builderos.model import KIND_MODELS
 from builderos.prompts.refs import parse_prompt_ref, resolve, sort_versions
 from builderos.workspace.cursor import cursor_at, text_context
 from builderos.workspace.document import Document
@@ -248,8 +250,8 @@ def type_label(tp: Any) -> str:
     names = {str: "text", int: "integer", float: "number", bool: "true or false"}
     if tp in names:
         return names[tp]
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return tp.__name__
+    if is_model(tp):
+        return str(tp.__name__)
     return "any value"
 
 
@@ -300,7 +302,7 @@ def hover(view: View, position: types.Position) -> types.Hover | None:
         text = reference_hover(view, occ)
         if text:
             return _hover(view, text, occ.span)
-    root = KIND_MODELS.get(view.doc.kind or "")
+    root = kind_models().get(view.doc.kind or "")
     found = _key_at(view.doc, line, col)
     if root is None or found is None:
         return None

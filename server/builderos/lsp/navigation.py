@@ -23,7 +23,7 @@ from pygls.exceptions import JsonRpcException
 
 from builderos.catalog import ACTIONS, TOOLS
 from builderos.diagnostics import Span
-from builderos.expr import PIPELINE_ROOTS, check_text
+from builderos.lsp.lazy import check_text, pipeline_roots
 from builderos.lsp.positions import from_position, to_range
 from builderos.lsp.server import BuilderOSServer
 from builderos.prompts.refs import parse_prompt_ref, resolve
@@ -283,7 +283,7 @@ class _Collector:
             return
         if not isinstance(value, str) or ("${{" not in value and not condition):
             return
-        check = check_text(value, PIPELINE_ROOTS, condition=condition)
+        check = check_text(value, pipeline_roots(), condition=condition)
         report = Report(None, self.doc)
         for ref in check.references:
             if ref.root not in ("steps", "inputs") or not ref.parts or not isinstance(ref.parts[0], str):

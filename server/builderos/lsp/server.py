@@ -21,7 +21,6 @@ from pygls.uris import from_fs_path, to_fs_path
 from builderos import __version__
 from builderos.diagnostics import Diagnostic
 from builderos.lsp.positions import to_range
-from builderos.validate.api import validate_document
 from builderos.validate.context import Context, StepCache
 from builderos.workspace.document import Document
 from builderos.workspace.index import Workspace
@@ -46,6 +45,7 @@ class BuilderOSServer(LanguageServer):
         self.background: set[asyncio.Task[Any]] = set()
         self.on_ready: list[Callable[[], Any]] = []  # coroutines started once the workspace is indexed
         self.runs: Any = None
+        self.prefetch: Any = None  # a forked first validation (prefetch.Prefetch), read once
 
     # -- the worker ----------------------------------------------------------------------------
     async def on_worker(self, fn: Callable[..., T], *args: Any) -> T:
@@ -84,6 +84,8 @@ class BuilderOSServer(LanguageServer):
     # -- validation ----------------------------------------------------------------------------
     def validate_many(self, rels: list[str]) -> list[tuple[str, int | None, list[Diagnostic]]]:
         """Worker side: validate files, sharing one context; each result carries the version it saw."""
+        from builderos.validate.api import validate_document  # heavy: first used after start-up
+
         assert self.index is not None
         ctx = Context.of(self.index)
         out: list[tuple[str, int | None, list[Diagnostic]]] = []

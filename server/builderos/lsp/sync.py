@@ -34,6 +34,7 @@ def setup(server: BuilderOSServer) -> None:
     async def initialized(ls: BuilderOSServer, params: types.InitializedParams) -> None:
         assert ls.index is not None
         index = ls.index
+        await _publish_prefetched(ls)
         await ls.on_worker(index.scan)
         gc.freeze()  # the scanned workspace is long-lived: keep it out of every later collection
         await ls.revalidate(sorted(index.docs))
@@ -68,6 +69,23 @@ def setup(server: BuilderOSServer) -> None:
     def shutdown(ls: BuilderOSServer, *args: Any) -> None:
         for task in list(ls.background):
             task.cancel()
+
+
+async def _publish_prefetched(ls: BuilderOSServer) -> None:
+    """Publish what the forked validation found, if it checked this workspace (see prefetch.py)."""
+    prefetch, ls.prefetch = ls.prefetch, None
+    if prefetch is None or ls.index is None:
+        return
+    if prefetch.root != ls.index.root or ls.encoding != types.PositionEncodingKind.Utf16:
+        await asyncio.to_thread(prefetch.read, 0.0)
+        return
+    found = await asyncio.to_thread(prefetch.read)
+    for rel, items in (found or {}).items():
+        uri = ls.uri_of(rel)
+        if uri in ls.workspace.text_documents:
+            continue  # the editor's buffer wins; it is validated on open
+        ls.published.add(uri)
+        ls.protocol.notify(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, {"uri": uri, "diagnostics": items})
 
 
 def _edited(ls: BuilderOSServer, uri: str, delay: float | None = None) -> None:

@@ -14,23 +14,25 @@ Why verification needs no JSON encoder (the layout rule): canonical JSON sorts k
 record's keys sort as ``action < actor < details < entity_id < entity_type < hash < outcome <
 prev_hash < seq < ts``. So ``hash`` is never the first member, and the bytes of the record without
 its hash are exactly the stored bytes with the 74-byte member ``,"hash":"<64 hex>"`` cut out.
-That member is the *last* occurrence of ``,"hash":"`` in the stored bytes: inside a JSON string
-every ``"`` is escaped, so ``,"`` only occurs between members, and after ``hash`` come only
-``outcome``, ``prev_hash``, ``seq`` and ``ts`` (nested objects inside ``actor`` and ``details``,
-which may well have their own ``hash`` keys, all come before it). Any implementation can verify
-a record with byte operations: find the last ``,"hash":"``, take the 64 bytes after it as the
-stored hash (the byte after them must be ``"``), remove those 74 bytes, prepend the previous
-record's hash, sha256, compare as lowercase hex.
+That member is the *last* occurrence of ``,"hash":"`` in the stored bytes: a ``"`` inside a JSON
+string is always escaped and a string in an array is never followed by ``:``, so those 9 bytes
+only ever start an object member named ``hash``; after the record's own ``hash`` come only
+``outcome``, ``prev_hash``, ``seq`` and ``ts``, whose values are plain strings and a number, while
+objects nested in ``actor`` and ``details`` (which may well have ``hash`` keys) all come before
+it. Any implementation can verify a record with byte operations: find the last ``,"hash":"``,
+take the 64 bytes after it as the stored hash (the byte after them must be ``"``), remove those
+74 bytes, prepend the previous record's hash, sha256, compare as lowercase hex.
 
 Verification (`verify_chain`, `verify_db`, `averify_db`) streams ``(seq, record bytes)`` in seq
 order and stops at the first bad record, naming it: a changed byte anywhere in a record (hash
 mismatch, malformed bytes), a deleted record (gap in seq, broken prev_hash link), records moved or
-swapped, a seq column that disagrees with the record. The fast path hashes each record once with
-byte slicing and compares the whole chunk at the end; only when something is off does it go back
-record by record, parse with ``json.loads`` and say what is wrong. The fast path hashes with the
-*expected* previous hash as the prefix, so for any record written by `make_record` it accepts
-exactly what the full check accepts: a record whose prev_hash field or seq differs from what the
-chain expects cannot have a matching hash without a sha256 collision.
+swapped, a seq column that disagrees with the record. The fast path parses no JSON: per record it
+does the byte operations above with the *expected* previous hash, compares the hashes as exact
+lowercase hex, checks the closing quote and that the seq column is the next number. It does not
+read the record's own prev_hash and seq fields, and needs not: a record that passes is the one its
+writer chained to that previous hash (anything else takes a sha256 collision), so its fields hold
+what the writer put there. Only a record that fails is parsed (``json.loads``), checked field by
+field and described.
 
 What a hash chain cannot show: records removed from the *end* (the remaining prefix is a valid
 chain), or a chain rewritten from some record on by someone who recomputes every later hash. Keep
@@ -46,11 +48,9 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import islice
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal, TextIO, cast, get_args
 
 from builderos.store.canonical import canonical_json, canonical_json_parsed
@@ -61,9 +61,12 @@ if TYPE_CHECKING:
 __all__ = [
     "ACTOR_TYPES",
     "AUDIT_DDL",
+    "CHUNK_ROWS",
+    "FIELDS",
     "GENESIS_HASH",
     "HEAD_SQL",
     "OUTCOMES",
+    "TS_PATTERN",
     "Actor",
     "ActorType",
     "AuditRecord",
@@ -134,6 +137,7 @@ CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts);
 #: The last record: ``(seq, hash)``, or no row for an empty log.
 HEAD_SQL: Final = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
 _SCAN_SQL: Final = "SELECT seq, record FROM audit ORDER BY seq"
+_HEAD_COLUMN_SQL: Final = "SELECT hash FROM audit WHERE seq = ?"
 _INSERT_SQL: Final = (
     "INSERT INTO audit (seq, ts, action, entity_type, entity_id, outcome, hash, record)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -141,7 +145,6 @@ _INSERT_SQL: Final = (
 CHUNK_ROWS: Final = 1024
 
 _MEMBER: Final = b',"hash":"'  # the hash member is _MEMBER + 64 hex + b'"': 74 bytes
-_HEX_DIGITS: Final = b"0123456789abcdef"
 _sha256 = hashlib.sha256
 
 
@@ -221,7 +224,7 @@ def make_record(
         raise ValueError(f"ts is not a valid time: {ts!r}") from None
     who = _actor(actor)
     for name, value in (("action", action), ("entity_type", entity_type), ("entity_id", entity_id)):
-        if type(value) is not str:
+        if not isinstance(value, str):
             raise TypeError(f"{name} must be a str, got {type(value).__name__}")
     if not action:
         raise ValueError("action must not be empty")
@@ -250,19 +253,10 @@ def make_record(
     # The inverse of the layout rule: the hash member goes right before the last `,"outcome":"`.
     cut = unhashed.rindex(b',"outcome":"')
     stored = b"".join((unhashed[:cut], _MEMBER, digest.encode("ascii"), b'"', unhashed[cut:]))
-    record = AuditRecord(
-        seq=seq,
-        ts=ts,
-        actor=who,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        outcome=cast(Outcome, outcome),
-        details=hashed_body["details"],  # as hashed, not the caller's (mutable) object
-        prev_hash=prev_hash,
-        hash=digest,
-    )
-    return record, stored
+    # The record is built from what was hashed: plain str for a str enum, and a copy of details
+    # that the caller's later changes cannot reach.
+    hashed_body["hash"] = digest
+    return _record(hashed_body), stored
 
 
 def _actor(actor: Actor | Mapping[str, Any]) -> Actor:
@@ -276,7 +270,7 @@ def _actor(actor: Actor | Mapping[str, Any]) -> Actor:
     else:
         raise TypeError(f"actor must be an Actor or a mapping, got {type(actor).__name__}")
     for name in _ACTOR_FIELDS:
-        if type(fields.get(name)) is not str:
+        if not isinstance(fields.get(name), str):
             raise TypeError(f"actor.{name} must be a str, got {fields.get(name)!r}")
     if fields["type"] not in ACTOR_TYPES:
         raise ValueError(f"actor.type must be one of agent, system, user, got {fields['type']!r}")
@@ -285,7 +279,10 @@ def _actor(actor: Actor | Mapping[str, Any]) -> Actor:
 
 def parse_record(raw: bytes) -> AuditRecord:
     """Read stored bytes back into an AuditRecord (no verification; see `verify_chain`)."""
-    obj = json.loads(raw)
+    return _record(json.loads(raw))
+
+
+def _record(obj: dict[str, Any]) -> AuditRecord:
     actor = obj["actor"]
     return AuditRecord(
         seq=obj["seq"],
@@ -374,8 +371,8 @@ class ChainVerifier:
     expect_head: str | None = None
     _prev: bytes = field(init=False)
     _next: int = field(init=False)
+    _want: bytes | None = field(init=False)  # the expected head, until it is seen
     _count: int = field(default=0, init=False)
-    _head_seen: bool = field(default=False, init=False)
     _problem: _Problem | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -384,106 +381,68 @@ class ChainVerifier:
                 raise ValueError(f"{name} must be 64 lowercase hex digits, got {value!r}")
         self._prev = self.prev_hash.encode("ascii")
         self._next = self.first_seq
-        self._head_seen = self.expect_head is None or self.expect_head == self.prev_hash
+        wanted = self.expect_head is not None and self.expect_head != self.prev_hash
+        self._want = self.expect_head.encode("ascii") if wanted and self.expect_head else None
 
-    def feed(self, rows: Sequence[tuple[int, bytes]]) -> bool:
+    def feed(self, rows: Iterable[tuple[int, bytes]]) -> bool:
         """Verify the next rows; False when the chain is broken (the problem is in `result`)."""
         if self._problem is not None:
             return False
-        if not isinstance(rows, list):
-            rows = list(rows)
-        if not rows:
-            return True
+        prev, expect, want = self._prev, self._next, self._want
+        member, sha = _MEMBER, _sha256
         try:
-            if self._fast(rows):
-                return True
-        except (TypeError, ValueError, IndexError, AttributeError):
-            pass  # something is not even bytes-shaped: the careful path names it
-        return self._careful(rows)
+            for seq, rec in rows:
+                # The fast check (module docstring): one sha256 over slices, compared as exact hex.
+                # A record without the member (at == -1) fails it too: its "hash" would have to be
+                # the sha256 of bytes that contain it.
+                try:
+                    at = rec.rfind(member)
+                    stored = sha(prev + rec[:at] + rec[at + 74 :]).hexdigest().encode()
+                    fine = (
+                        rec.startswith(stored, at + 9)
+                        and rec[at + 73] == 34  # the member's closing quote
+                        and seq == expect
+                    )
+                except (AttributeError, TypeError, IndexError):  # not bytes, or too short
+                    fine = False
+                if not fine:
+                    checked = _full_check(seq, rec, prev.decode("ascii"), expect, self.first_seq)
+                    if isinstance(checked, _Problem):
+                        self._problem = checked
+                        return False
+                    stored = checked  # sound after all (say, a TEXT record column)
+                if stored == want:
+                    want = None
+                prev = stored
+                expect += 1
+        finally:
+            self._count += expect - self._next
+            self._prev, self._next, self._want = prev, expect, want
+        return True
 
     def result(self) -> VerifyResult:
         """The verdict for everything fed so far (the end of the log is here)."""
         head_seq, head_hash = self._next - 1, self._prev.decode("ascii")
-        if self._problem is not None:
-            return VerifyResult(
-                False, self._count, self._problem.seq, self._problem.reason, head_seq, head_hash
-            )
-        if not self._head_seen:
-            assert self.expect_head is not None
+        problem = self._problem
+        if problem is not None:
+            return VerifyResult(False, self._count, problem.seq, problem.reason, head_seq, head_hash)
+        if self._want is not None:
             where = f"ends at record {head_seq}" if self._count or head_seq else "is empty"
             reason = (
-                f"the log {where} and does not contain the expected head {self.expect_head[:16]}… "
+                f"the log {where} and does not contain the expected head {self._want[:16].decode()}… "
                 f"(were records after {head_seq} removed, or is the head from another log?)"
             )
             return VerifyResult(False, self._count, head_seq + 1, reason, head_seq, head_hash)
         return VerifyResult(True, self._count, None, None, head_seq, head_hash)
 
-    def _fast(self, rows: list[tuple[int, bytes]]) -> bool:
-        """All rows fine? One sha256 per record, byte slicing only, the comparisons per chunk."""
-        prev = self._prev
-        digests: list[bytes] = []
-        hashes: list[bytes] = []
-        add_digest = digests.append
-        add_hash = hashes.append
-        member, sha = _MEMBER, _sha256
-        for _, rec in rows:
-            at = rec.rfind(member)
-            add_digest(sha(prev + rec[:at] + rec[at + 74 :]).digest())
-            prev = rec[at + 9 : at + 73]
-            add_hash(prev)
-            if at < 0 or rec[at + 73] != 34:  # 34 is '"', the member's closing quote
-                return False
-        n = len(rows)
-        stored = b"".join(hashes)
-        if len(stored) != 64 * n or stored.translate(None, _HEX_DIGITS):  # lowercase hex only
-            return False
-        if bytes.fromhex(stored.decode("ascii")) != b"".join(digests):
-            return False
-        if list(map(itemgetter(0), rows)) != list(range(self._next, self._next + n)):
-            return False
-        if not self._head_seen:
-            self._head_seen = self.expect_head.encode("ascii") in hashes  # type: ignore[union-attr]
-        self._prev = prev
-        self._next += n
-        self._count += n
-        return True
-
-    def _careful(self, rows: list[tuple[int, bytes]]) -> bool:
-        """Record by record: the fast check until one fails, then the full check names the problem."""
-        for seq, rec in rows:
-            good = _fast_one(self._prev, self._next, seq, rec)
-            if good is None:
-                problem = _full_check(seq, rec, self._prev.decode("ascii"), self._next, self.first_seq)
-                if problem is not None:
-                    self._problem = problem
-                    return False
-                good = json.loads(rec)["hash"].encode("ascii")  # sound by the full check
-            self._prev = good
-            self._next += 1
-            self._count += 1
-            if not self._head_seen and self.expect_head is not None:
-                self._head_seen = good == self.expect_head.encode("ascii")
-        return True
-
-
-def _fast_one(prev: bytes, expect: int, seq: object, rec: object) -> bytes | None:
-    """The fast check for one record: its hash (hex bytes) when fine, None otherwise."""
-    if seq != expect or type(rec) is not bytes:
-        return None
-    at = rec.rfind(_MEMBER)
-    if at < 0 or len(rec) < at + 74 or rec[at + 73] != 34:
-        return None
-    stored = rec[at + 9 : at + 73]
-    if stored.translate(None, _HEX_DIGITS):
-        return None
-    digest = _sha256(prev + rec[:at] + rec[at + 74 :]).digest()
-    return stored if digest == bytes.fromhex(stored.decode("ascii")) else None
-
 
 def _full_check(
     seq: object, raw: object, expected_prev: str, expected_seq: int, first_seq: int
-) -> _Problem | None:
-    """Everything SPEC §7 says about one record, parsed; the first problem as a readable sentence."""
+) -> _Problem | bytes:
+    """Everything SPEC §7 says about one record, parsed, in the order that best explains a failure.
+
+    Returns the first problem as a readable sentence, or the record's hash (ASCII) when it is fine.
+    """
     name = f"record {seq}"
     where = seq if isinstance(seq, int) else expected_seq
     if isinstance(raw, str):
@@ -554,18 +513,12 @@ def _full_check(
             where,
             f"{name}: its prev_hash is not {before} (a record before it was removed, inserted or replaced)",
         )
-    return None
+    return str(obj["hash"]).encode("ascii")
 
 
 def _short(exc: ValueError) -> str:
     text = str(exc)
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _chunks(rows: Iterable[tuple[int, bytes]], size: int) -> Iterator[list[tuple[int, bytes]]]:
-    it = iter(rows)
-    while chunk := list(islice(it, size)):
-        yield chunk
 
 
 def verify_chain(
@@ -580,9 +533,7 @@ def verify_chain(
     content — but not records removed from the end: use `verify_with_head` for that.
     """
     verifier = ChainVerifier(prev_hash=prev_hash, first_seq=first_seq)
-    for chunk in _chunks(rows, CHUNK_ROWS):
-        if not verifier.feed(chunk):
-            break
+    verifier.feed(rows)
     return verifier.result()
 
 
@@ -599,9 +550,7 @@ def verify_with_head(
     records appended after it are fine, records removed from the end are not.
     """
     verifier = ChainVerifier(prev_hash=prev_hash, first_seq=first_seq, expect_head=expected_head_hash)
-    for chunk in _chunks(rows, CHUNK_ROWS):
-        if not verifier.feed(chunk):
-            break
+    verifier.feed(rows)
     return verifier.result()
 
 
@@ -611,7 +560,11 @@ def verify_db(
     expected_head_hash: str | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> VerifyResult:
-    """Verify the audit table of `conn`, reading ``seq, record`` in seq order in chunks."""
+    """Verify the audit table of `conn`, reading ``seq, record`` in seq order in chunks.
+
+    Besides the chain, the head row's ``hash`` column must match its record, since appends chain
+    to that column. The other index columns are not covered (they only steer exports).
+    """
     verifier = ChainVerifier(expect_head=expected_head_hash)
     cursor = conn.cursor()
     cursor.row_factory = None  # plain tuples, whatever the connection uses
@@ -622,7 +575,11 @@ def verify_db(
                 break
     finally:
         cursor.close()
-    return verifier.result()
+    result = verifier.result()
+    if result.ok and result.count:
+        row = conn.execute(_HEAD_COLUMN_SQL, (result.head_seq,)).fetchone()
+        return _with_head_column(result, None if row is None else row[0])
+    return result
 
 
 async def averify_db(
@@ -638,7 +595,24 @@ async def averify_db(
         while rows := list(await cursor.fetchmany(chunk_rows)):
             if not verifier.feed(cast("list[tuple[int, bytes]]", rows)):
                 break
-    return verifier.result()
+    result = verifier.result()
+    if result.ok and result.count:
+        async with conn.execute(_HEAD_COLUMN_SQL, (result.head_seq,)) as cursor:
+            row = await cursor.fetchone()
+        return _with_head_column(result, None if row is None else row[0])
+    return result
+
+
+def _with_head_column(result: VerifyResult, column: object) -> VerifyResult:
+    """The head's ``hash`` column is what the next append chains to (see `read_head`): check it too."""
+    if column == result.head_hash:
+        return result
+    seq = result.head_seq
+    reason = (
+        f"record {seq}: its hash column is {str(column)[:16]}…, not the record's hash "
+        f"{result.head_hash[:16]}… (the next record would be chained to the wrong hash)"
+    )
+    return VerifyResult(False, result.count, seq, reason, result.head_seq, result.head_hash)
 
 
 # -- export -----------------------------------------------------------------------------------
@@ -673,7 +647,10 @@ def parse_since(value: str, now: Callable[[], float] = time.time) -> str:
                 f" got {value!r}"
             ) from None
         moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:"
+        f"{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def export_query(

@@ -7,12 +7,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from builderos.catalog import RUN_FIELDS, STEP_FIELDS
 from builderos.diagnostics import did_you_mean
 from builderos.expr import ExprSyntaxError, find_interpolations, parse, references
 from builderos.validate.report import Report
-
-RUN_FIELDS = ("id", "pipeline", "attempt", "workspace", "started_at", "trigger")
-STEP_FIELDS = ("outputs", "status")
 
 
 @dataclass(slots=True)
