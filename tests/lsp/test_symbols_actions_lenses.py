@@ -119,10 +119,9 @@ async def test_code_lenses_and_their_commands(lsp) -> None:
     ]
     assert plan[3]["range"] == {"start": {"line": 29, "character": 8}, "end": {"line": 29, "character": 10}}
 
-    with pytest.raises(JsonRpcException) as run:
+    with pytest.raises(JsonRpcException) as run:  # ▶ Run starts runs; this pipeline needs its input
         await lsp.execute(lenses[0].command)
-    assert "runs are not available yet" in run.value.message
-    assert run.value.message.startswith(protocol.CMD_RUN_PIPELINE)
+    assert "missing required input 'goal'" in run.value.message
 
     expected = {
         "scenarios/add-health.yaml": [

@@ -50,6 +50,26 @@ def setup(server: BuilderOSServer) -> None:
     for method in RUN_METHODS:
         _register(server, method, table)
 
+    @server.command(protocol.CMD_RUN_PIPELINE)
+    async def run_pipeline(ls: BuilderOSServer, *args: Any) -> Any:
+        """The "▶ Run" lens: start the pipeline with the inputs given (or its defaults)."""
+        from builderos.lsp.run_service import _params
+
+        params = _params(args[0] if len(args) == 1 else (args[0][0] if args and args[0] else {}))
+        try:
+            return await table()[protocol.RUN_START](
+                {
+                    "pipeline": params.get("pipeline"),
+                    "inputs": params.get("inputs") or {},
+                    "scenario": params.get("scenario"),
+                }
+            )
+        except JsonRpcException:
+            raise
+        except Exception as exc:
+            log.exception("run from the code lens failed")
+            raise RunsUnavailable(message=f"{protocol.CMD_RUN_PIPELINE}: {exc}") from None
+
     async def on_start() -> None:
         from builderos.lsp import run_service
 
