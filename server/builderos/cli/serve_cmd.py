@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,4 +36,7 @@ def run_serve(args: argparse.Namespace) -> int:
         server.start_tcp(host, int(port))
     else:
         server.start_io()
-    return 0
+    # The editor is gone (exit, or its end of the pipe closed). Everything a run did is committed,
+    # so leave now rather than wait for worker threads (a store thread, a command being awaited).
+    sys.stdout.flush()
+    os._exit(0)

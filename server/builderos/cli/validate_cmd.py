@@ -32,6 +32,7 @@ def _selected(ws: Workspace, paths: list[str]) -> list[str] | None:
         p = Path(raw)
         if not p.exists() and not p.is_absolute() and (ws.root / p).exists():
             p = ws.root / p  # relative to the workspace given with --workspace
+        p = p.absolute()  # otherwise relative to where the command runs
         if not p.exists():
             raise UserError(f"'{raw}' does not exist", "check the path")
         rel = ws.rel(p)

@@ -21,7 +21,7 @@ from typing import Any
 
 from builderos.engine import events as ev
 from builderos.engine import record
-from builderos.engine.actions import require_action
+from builderos.engine.actions import LocalTargets, require_action
 from builderos.engine.agents import AgentCall, AgentRuntime, ScriptedAgent
 from builderos.engine.approvals import ApprovalPending, Approver, Change
 from builderos.engine.approvals import find as find_approval
@@ -167,8 +167,12 @@ class Engine:
         if state is None:
             raise RunError(f"no run '{run_id}'", "list runs with 'builderos runs'")
         if state.finished:
+            record.write_record(self.store.root, state)  # a crash may have come before the mirror
             return state
         await self._claim(run_id)
+        if not first:
+            # a resumed run may verify what an earlier process deployed: serve it again, same port
+            LocalTargets.of(self.services).serve_existing(self.store.root)
         pf = preflight(self.workspace, state.pipeline, state.scenario, expected_sha=None)
         if pf.plan.sha256 != state.pipeline_sha256:
             pf = preflight(self.workspace, state.pipeline, state.scenario, expected_sha=state.pipeline_sha256)

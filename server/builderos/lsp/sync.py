@@ -66,9 +66,12 @@ def setup(server: BuilderOSServer) -> None:
                 _disk_changed(ls, rel)
 
     @server.feature(types.SHUTDOWN)
-    def shutdown(ls: BuilderOSServer, *args: Any) -> None:
+    async def shutdown(ls: BuilderOSServer, *args: Any) -> None:
         for task in list(ls.background):
             task.cancel()
+        store = getattr(ls.runs, "store", None)
+        if store is not None:
+            await store.close()  # every event is already committed; this only ends the store's thread
 
 
 async def _publish_prefetched(ls: BuilderOSServer) -> None:

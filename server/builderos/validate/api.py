@@ -42,11 +42,22 @@ def validate_workspace(ws: Workspace, only: list[str] | None = None) -> dict[str
     return {rel: validate_document(ws, rel, ctx) for rel in paths if rel in ws.docs}
 
 
+def _nearest_root(path: Path) -> Path:
+    """The nearest folder upward holding builderos.yaml, else the folder above a kind folder."""
+    folder = path.absolute().parent
+    for candidate in (folder, *folder.parents):
+        if (candidate / "builderos.yaml").is_file() or (candidate / "builderos.yml").is_file():
+            return candidate
+    if folder.name in ("agents", "prompts", "ship", "scenarios", "evals", "context"):
+        return folder.parent
+    return folder
+
+
 def validate_text(
     path: str, text: str, workspace_root: Path | str | None = None, step_cache: StepCache | None = None
 ) -> list[Diagnostic]:
     """Validate `text` as the file `path` of a workspace (loaded from disk when a root is given)."""
-    root = Path(workspace_root) if workspace_root is not None else Path(path).parent
+    root = Path(workspace_root) if workspace_root is not None else _nearest_root(Path(path))
     ws = Workspace(root)
     if workspace_root is not None:
         ws.scan()

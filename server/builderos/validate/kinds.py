@@ -48,7 +48,7 @@ def check_kind(report: Report, ctx: Context, kind: str) -> None:
 
 
 def check_agent(report: Report, ctx: Context, agent: dict[str, Any], base: Path = ()) -> None:
-    name = agent.get("name") if isinstance(agent.get("name"), str) else "?"
+    name = agent.get("name") if isinstance(agent.get("name"), str) and agent.get("name") else None
     prompt = agent.get("prompt")
     if isinstance(prompt, str) and prompt:
         _check_prompt_ref(report, ctx, prompt, (*base, "prompt"), exact=False)
@@ -68,7 +68,9 @@ def check_agent(report: Report, ctx: Context, agent: dict[str, Any], base: Path 
                 "tools: " + ", ".join(TOOLS) + ", or mcp.<server>.<tool>",
             )
             continue
-        decision = ctx.policy.tool_decision(str(name), tool)
+        if name is None:
+            continue  # no name: the schema reports it; the policy cannot be asked about nobody
+        decision = ctx.policy.tool_decision(name, tool)
         if not decision.allowed:
             report.add(
                 "BOS040",

@@ -173,26 +173,66 @@ def _ancestors(steps: list[Any], needs: list[list[str]], index: dict[str, int]) 
     return ancestors, cyclic
 
 
+def _strongly_connected(nodes: set[int], edges: dict[int, list[int]]) -> list[list[int]]:
+    """Tarjan's algorithm without recursion (a 5,000-step chain must not hit the recursion limit)."""
+    order: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on_stack: set[int] = set()
+    stack: list[int] = []
+    found: list[list[int]] = []
+    counter = 0
+    for root in sorted(nodes):
+        if root in order:
+            continue
+        work: list[tuple[int, int]] = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                order[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            children = edges.get(node, [])
+            if i < len(children):
+                work.append((node, i + 1))
+                child = children[i]
+                if child not in order:
+                    work.append((child, 0))
+                elif child in on_stack:
+                    low[node] = min(low[node], order[child])
+                continue
+            if low[node] == order[node]:
+                component: list[int] = []
+                while True:
+                    top = stack.pop()
+                    on_stack.discard(top)
+                    component.append(top)
+                    if top == node:
+                        break
+                found.append(component)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return found
+
+
 def _report_cycles(
     report: Report, steps: list[Any], needs: list[list[str]], index: dict[str, int], cyclic: set[int]
 ) -> None:
-    """Name each cycle once, on every `needs` entry that is part of it."""
-    remaining = set(cyclic)
-    while remaining:
-        start = min(remaining)
+    """Name each cycle once (one per strongly connected group), on every `needs` entry that is part of it."""
+    edges = {i: [index[x] for x in needs[i] if index.get(x) in cyclic] for i in cyclic}
+    for component in _strongly_connected(cyclic, edges):
+        members = set(component)
+        start = min(members)
+        if len(members) == 1 and start not in edges.get(start, []):
+            continue  # not in a cycle: it only waits for one
         path: list[int] = []
         seen: dict[int, int] = {}
         node = start
         while node not in seen:
             seen[node] = len(path)
             path.append(node)
-            nxt = next((index[x] for x in needs[node] if index.get(x) in cyclic), None)
-            if nxt is None:
-                break
-            node = nxt
-        if node not in seen or nxt is None:
-            remaining -= set(path)
-            continue
+            node = next(x for x in edges[node] if x in members)
         cycle = path[seen[node] :]
         ids = [steps[i]["id"] for i in cycle]
         names = " → ".join([*ids, ids[0]]) + " (each needs the next)"
@@ -208,7 +248,6 @@ def _report_cycles(
                 f"remove '{target}' from the needs of '{steps[i]['id']}' or break the cycle elsewhere",
                 cycle=ids,
             )
-        remaining -= set(path)
 
 
 _AGENT_INFO = StepInfo(set(AGENT_OUTPUTS), {"json"})

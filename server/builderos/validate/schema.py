@@ -185,7 +185,13 @@ def report_validation_error(
             guess = did_you_mean(value, options)
             message = f"bad value {value!r} for '{_label(full)}': expected one of {', '.join(options)}"
             if guess:
-                report.add("BOS003", message + f" — did you mean '{guess}'?", full, "", replacement=guess)
+                report.add(
+                    "BOS003",
+                    message + f" — did you mean '{guess}'?",
+                    full,
+                    f"use one of: {', '.join(options)}",
+                    replacement=guess,
+                )
             else:
                 report.add("BOS003", message, full, "use one of the listed values")
             continue

@@ -16,7 +16,17 @@ from typing import Any
 import yaml
 
 from builderos.diagnostics import Diagnostic
-from builderos.workspace.yamlload import LoadedYaml, LoadLimitError, build_data, compose, load_yaml
+from builderos.workspace.strict import strict_check
+from builderos.workspace.yamlload import (
+    MAX_DEPTH,
+    MAX_DOCUMENT_BYTES,
+    LoadedYaml,
+    LoadLimitError,
+    build_data,
+    compose,
+    load_yaml,
+    nesting_too_deep,
+)
 
 _STEPS_KEY = re.compile(r"^steps:[ ]*(#.*)?$")
 _UNSAFE_TOKENS = (yaml.AnchorToken, yaml.AliasToken, yaml.DirectiveToken, yaml.DocumentStartToken)
@@ -104,10 +114,13 @@ class ParsedPipelineText:
     steps: list[tuple[yaml.Node, int]] | None
     steps_key: yaml.Node | None
     step_texts: list[str] | None
+    steps_start: tuple[int, int] | None = None
 
 
 def _parse_chunk(text: str) -> ChunkEntry | None:
     """A step parsed on its own, or None when only a whole-file parse can judge it."""
+    if nesting_too_deep(text, MAX_DEPTH - 1) is not None:
+        return None  # a step sits one level below the root; the whole-file parse reports BOS090
     try:
         for token in yaml.scan(text, Loader=_CLoader):
             if isinstance(token, _UNSAFE_TOKENS):
@@ -116,6 +129,8 @@ def _parse_chunk(text: str) -> ChunkEntry | None:
         if not isinstance(root, yaml.SequenceNode) or len(root.value) != 1:
             return None
         item = root.value[0]
+        if strict_check(text, root) is not None:
+            return None  # the whole-file parse reports it
         data, diagnostics, _ = build_data(item)
     except (yaml.YAMLError, LoadLimitError, ValueError, RecursionError):
         return None
@@ -141,7 +156,11 @@ class IncrementalPipelineParser:
     chunk_parses: int = 0
 
     def parse(self, text: str) -> ParsedPipelineText:
-        split = split_pipeline(text)
+        small = (
+            len(text) * 4 <= MAX_DOCUMENT_BYTES
+            or len(text.encode("utf-8", "surrogatepass")) <= MAX_DOCUMENT_BYTES
+        )
+        split = split_pipeline(text) if small else None  # too big: the whole-file parse reports BOS090
         if split is None:
             return self._whole(text, None)
         missing = [chunk for chunk, _ in split.chunks if chunk not in self.entries]
@@ -174,7 +193,9 @@ class IncrementalPipelineParser:
         data = dict(skeleton.data)
         data["steps"] = step_data
         loaded = LoadedYaml(skeleton.root, data, diagnostics)
-        return ParsedPipelineText(loaded, steps, _steps_key(skeleton.root), [c for c, _ in split.chunks])
+        first_text, first_line = split.chunks[0]
+        dash = (first_line, len(first_text) - len(first_text.lstrip(" ")))
+        return ParsedPipelineText(loaded, steps, _steps_key(skeleton.root), [c for c, _ in split.chunks], dash)
 
     def _skeleton(self, skeleton: str) -> LoadedYaml:
         if self.skeleton_cache is not None and self.skeleton_cache[0] == skeleton:

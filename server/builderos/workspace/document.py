@@ -11,6 +11,9 @@ from builderos.workspace.chunks import IncrementalPipelineParser
 from builderos.workspace.locate import Locator
 from builderos.workspace.yamlload import LoadedYaml, load_yaml, point_span
 
+#: What the index stores instead of the text of a file too large to read (see index._read_text).
+TOO_LARGE_MARK = "\x00builderos:too-large:"
+
 
 @dataclass(slots=True)
 class Document:
@@ -68,11 +71,20 @@ def parse_document(
     parser: IncrementalPipelineParser | None = None,
 ) -> Document:
     """Parse a file; pipelines go through the incremental parser when one is kept for the document."""
+    if text.startswith(TOO_LARGE_MARK):
+        size = int(text[len(TOO_LARGE_MARK) :] or 0)
+        too_big = Diagnostic.make(
+            "BOS090",
+            f"file is {size:,} bytes, too large to check",
+            point_span(0, 0),
+            "split it into several files",
+        )
+        return Document(path, "", kind, LoadedYaml(None, None, [too_big]), Locator(None), version)
     if kind == "pipeline" and parser is not None:
         result = parser.parse(text)
         locator = Locator(result.loaded.root)
         if result.steps is not None:
-            locator = Locator(result.loaded.root, result.steps, result.steps_key)
+            locator = Locator(result.loaded.root, result.steps, result.steps_key, result.steps_start)
         return Document(path, text, kind, result.loaded, locator, version, step_texts=result.step_texts)
     loaded = _load_json(text) if path.endswith(".json") else load_yaml(text)
     return Document(path, text, kind, loaded, Locator(loaded.root), version)

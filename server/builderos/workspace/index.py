@@ -8,13 +8,14 @@ after a change; that is cheap because it only reads the already-parsed data of e
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from builderos.workspace.chunks import IncrementalPipelineParser
-from builderos.workspace.document import Document, parse_document
+from builderos.workspace.document import TOO_LARGE_MARK, Document, parse_document
 from builderos.workspace.kinds import IGNORED_DIRS, kind_of, may_be_builderos_file
 from builderos.workspace.yamlload import gc_paused
 
@@ -274,10 +275,16 @@ def _names_changed(before: Document | None, after: Document) -> bool:
 
 
 def _read_text(path: Path) -> str | None:
-    """A file's text, or None when it is missing, unreadable, too large or not text."""
+    """A file's text; None when it is missing, unreadable or not a regular file (a FIFO would block).
+
+    A file too large to read is represented by a marker, so it is reported (BOS090), not dropped.
+    """
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
             return None
+        if info.st_size > MAX_FILE_BYTES:
+            return f"{TOO_LARGE_MARK}{info.st_size}"
         raw = path.read_bytes()
     except OSError:
         return None

@@ -54,6 +54,7 @@ class Locator:
     root: yaml.Node | None
     steps: list[tuple[yaml.Node, int]] | None = None
     steps_key: yaml.Node | None = None
+    steps_start: tuple[int, int] | None = None  # the first step's '-' (where the list begins)
     cache: dict[Path, Found] = field(default_factory=dict)
 
     def find(self, path: Sequence[str | int]) -> Found:
@@ -62,13 +63,10 @@ class Locator:
             if len(path) >= 2 and isinstance(path[1], int) and 0 <= path[1] < len(self.steps):
                 node, offset = self.steps[path[1]]
                 return self._walk(node, path[2:], offset, None, 2)
-            return Found(self.steps_key, self._steps_value(), 0, 1)
+            return Found(self.steps_key, self._steps_node(), 0, 1)
         if self.root is None:
             return Found(None, None, 0, 0)
         return self._walk(self.root, path, 0, None, 0)
-
-    def _steps_value(self) -> yaml.Node | None:
-        return self.steps[0][0] if self.steps else None
 
     @staticmethod
     def _walk(node: yaml.Node, rest: Path, offset: int, key: yaml.Node | None, depth: int) -> Found:
@@ -79,8 +77,41 @@ class Locator:
             key, node, depth = k, v, depth + 1
         return Found(key, node, offset, depth)
 
+    def _steps_node(self) -> yaml.Node | None:
+        """A stand-in for the steps sequence of a chunk-parsed pipeline, with absolute positions."""
+        span = self._steps_span()
+        if span is None:
+            return None
+        start = yaml.Mark("<steps>", 0, span.start_line, span.start_col, "", 0)
+        end = yaml.Mark("<steps>", 0, span.end_line, span.end_col, "", 0)
+        return yaml.SequenceNode("tag:yaml.org,2002:seq", [], start, end)
+
+    def _steps_span(self) -> Span | None:
+        """In a chunk-parsed pipeline, the whole steps list: first step's start to last step's end."""
+        if not self.steps:
+            return None
+        first, first_off = self.steps[0]
+        last, last_off = self.steps[-1]
+        line, col = self.steps_start or (first.start_mark.line + first_off, first.start_mark.column)
+        return Span(
+            line,
+            col,
+            last.end_mark.line + last_off,
+            last.end_mark.column,
+        )
+
+    def _in_steps_list(self, path: tuple[str | int, ...]) -> bool:
+        """A path that stops at the steps list itself (or at a step that does not exist)."""
+        if self.steps is None or not path or path[0] != "steps":
+            return False
+        return len(path) == 1 or not (isinstance(path[1], int) and 0 <= path[1] < len(self.steps))
+
     def value_span(self, path: Sequence[str | int]) -> Span:
         """The value at path, or the deepest existing ancestor's value."""
+        if self._in_steps_list(tuple(path)):
+            span = self._steps_span()
+            if span is not None:
+                return span
         found = self.find(path)
         if found.value is None:
             return Span(0, 0, 0, 1)

@@ -9,6 +9,7 @@ memory. The C composer recurses in C and crashes on very deep nesting, so depth 
 from __future__ import annotations
 
 import datetime
+import functools
 import gc
 import re
 from collections.abc import Iterator
@@ -28,7 +29,13 @@ MAX_ALIAS_EXPANSION = 100_000
 _CLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SCALARS = SafeConstructor()
 _BRACKETS = re.compile(r"[\[\]{}]")
-_DEEP_BLOCK = re.compile(r"^[ \t\-?:]{" + str(MAX_DEPTH) + ",}", re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=4)
+def _deep_block(limit: int) -> re.Pattern[str]:
+    """Lines whose indentation and `- ` / `? ` markers alone could nest `limit` levels deep."""
+    return re.compile(r"^[ \t\-?:]{" + str(limit) + ",}", re.MULTILINE)
+
 
 _HINTS = (
     ("mapping values are not allowed", "quote the value if it contains ': ', or check the indentation"),
@@ -87,24 +94,25 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _nesting_too_deep(text: str) -> Span | None:
-    """Where nesting first exceeds MAX_DEPTH, or None. Cheap bounds first; an exact event scan if needed."""
+def nesting_too_deep(text: str, limit: int = MAX_DEPTH) -> Span | None:
+    """Where nesting first exceeds `limit`, or None. Cheap bounds first; an exact event scan if needed."""
     flow_suspect = False
-    if text.count("[") + text.count("{") >= MAX_DEPTH:
+    flow_limit = limit // 2  # block levels around a flow collection count too: be conservative
+    if text.count("[") + text.count("{") >= flow_limit:
         depth = 0
         for m in _BRACKETS.finditer(text):
             depth = depth + 1 if m.group() in "[{" else max(depth - 1, 0)
-            if depth >= MAX_DEPTH:
+            if depth >= flow_limit:
                 flow_suspect = True
                 break
-    if not flow_suspect and _DEEP_BLOCK.search(text) is None:
+    if not flow_suspect and _deep_block(limit // 2).search(text) is None:
         return None
     depth = 0
     try:
         for event in yaml.parse(text, Loader=_CLoader):
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
-                if depth > MAX_DEPTH and event.start_mark is not None:
+                if depth > limit and event.start_mark is not None:
                     return point_span(event.start_mark.line, event.start_mark.column)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
@@ -247,6 +255,8 @@ def compose(text: str) -> yaml.Node | None:
 
 
 def load_yaml(text: str) -> LoadedYaml:
+    from builderos.workspace.strict import strict_check
+
     """Parse one document. Never raises for anything a user can type."""
     size = len(text.encode("utf-8", "surrogatepass")) if not text.isascii() else len(text)
     if size > MAX_DOCUMENT_BYTES:
@@ -262,7 +272,7 @@ def load_yaml(text: str) -> LoadedYaml:
                 )
             ],
         )
-    deep = _nesting_too_deep(text)
+    deep = nesting_too_deep(text)
     if deep is not None:
         return LoadedYaml(
             None,
@@ -289,4 +299,7 @@ def load_yaml(text: str) -> LoadedYaml:
             data, diagnostics, aliases = build_data(root)
     except LoadLimitError as exc:
         return LoadedYaml(root, None, [Diagnostic.make("BOS090", str(exc), exc.span, exc.hint)])
+    problem = strict_check(text, root)
+    if problem is not None:
+        return LoadedYaml(None, None, [problem])
     return LoadedYaml(root, data, diagnostics, aliases)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,6 +188,13 @@ class GitBranch:
 # -- git.commit ------------------------------------------------------------------------------------
 
 
+def _ignored(inp: ActionInput, path: Path) -> bool:
+    probe = subprocess.run(
+        ["git", "check-ignore", "-q", str(path)], cwd=inp.workspace, capture_output=True, check=False
+    )
+    return probe.returncode == 0
+
+
 def _pathspecs(inp: ActionInput, action: str) -> tuple[list[str], bool]:
     """The pathspecs to stage (all of the workspace by default) minus the store; and whether explicit."""
     raw = inp.params.get("paths")
@@ -204,7 +212,12 @@ def _pathspecs(inp: ActionInput, action: str) -> tuple[list[str], bool]:
             raise bad_param(action, f"`paths` entry {spec!r} is not a workspace path")
         resolve_inside(inp.workspace, spec, action, "paths")
     store = inp.store_dir.resolve()
-    if store.is_relative_to(inp.workspace.resolve()) and store != inp.workspace.resolve():
+    if (
+        store.is_relative_to(inp.workspace.resolve())
+        and store != inp.workspace.resolve()
+        and not _ignored(inp, store)
+    ):
+        # git refuses an exclude of an ignored path ("paths are ignored"); ignored is excluded anyway
         specs.append(f":(exclude){rel_posix(inp.workspace, store)}")
     return specs, explicit
 
