@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from typing import Any
 
 from builderos.engine.state import RunState
 
 
 def expression_context(
-    state: RunState, workspace: str, extra_env: dict[str, Any] | None = None
+    state: RunState,
+    steps: Mapping[str, Any],
+    workspace: str,
+    base_env: Mapping[str, str],
+    extra_env: Mapping[str, Any],
 ) -> dict[str, Any]:
+    """`steps` is kept current by the run (one entry per step event) instead of rebuilt per call."""
     return {
-        "inputs": dict(state.inputs),
-        "steps": {sid: {"outputs": s.outputs, "status": s.status} for sid, s in state.steps.items()},
-        "env": {**os.environ, **{k: str(v) for k, v in (extra_env or {}).items()}},
+        "inputs": state.inputs,
+        "steps": steps,
+        "env": {**base_env, **{k: str(v) for k, v in extra_env.items()}},
         "run": {
             "id": state.id,
             "pipeline": state.pipeline,

@@ -83,13 +83,18 @@ def build_record(state: RunState) -> dict[str, Any]:
     }
 
 
-def write_record(store_root: Path, state: RunState, _pf: Any = None) -> Path:
-    """Atomically (re)write runs/{id}.json."""
+def write_record(store_root: Path, state: RunState, _pf: Any = None, *, compact: bool = False) -> Path:
+    """Atomically (re)write runs/{id}.json; `compact` (mid-run checkpoints) uses the fast C encoder."""
     folder = store_root / "runs"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{state.id}.json"
     tmp = folder / f".{state.id}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(build_record(state), indent=2, ensure_ascii=False, default=str) + "\n")
+    record = build_record(state)
+    if compact:
+        text = json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":"))
+    else:
+        text = json.dumps(record, indent=2, ensure_ascii=False, default=str)
+    tmp.write_text(text + "\n")
     os.replace(tmp, path)
     return path
 
@@ -109,7 +114,7 @@ class Checkpointer:
         final = event.type in (ev.RUN_FINISHED, ev.APPROVAL_REQUESTED)
         if final or now - self.last >= self.every:
             self.last = now
-            write_record(self.root, state)
+            write_record(self.root, state, compact=not final)
 
 
 def snapshot_prompt(store_root: Path, prompt: dict[str, Any]) -> Path | None:

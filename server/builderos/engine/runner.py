@@ -14,6 +14,7 @@ import getpass
 import os
 import random
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ from builderos.store.clock import Ids
 from builderos.store.db import Batch, Store, dumps
 
 HEARTBEAT_S = 5.0
+CANCEL_POLL_S = 0.25
 STALE_S = 30.0
 HOST = socket.gethostname()
 
@@ -65,7 +67,7 @@ class RunOptions:
     ids: Ids = field(default_factory=Ids)
     rand: random.Random = field(default_factory=random.Random)
     poll_interval: float = 0.2
-    record_every: float = 0.5
+    record_every: float = 2.0
     agent_runtime: AgentRuntime | None = None
 
 
@@ -264,13 +266,56 @@ class _RunExecution:
             list(stubs.get("llm") or [])
         )
         self.scenario_approvals = stubs.get("approvals") if stubs else None
+        self.cancel_checked = -CANCEL_POLL_S
+        self.base_env = dict(os.environ)
+        self.steps_ctx: dict[str, dict[str, Any]] = {
+            sid: {"outputs": s.outputs, "status": s.status} for sid, s in state.steps.items()
+        }
+        log.listeners.append(self._track_step)
+
+    def _track_step(self, event: Any, state: RunState) -> None:
+        """Keep the `steps.*` of expressions current, one step at a time (no copy of the whole run)."""
+        if event.step_id is not None:
+            s = state.steps.get(event.step_id)
+            if s is not None:
+                self.steps_ctx[event.step_id] = {"outputs": s.outputs, "status": s.status}
+
+    def _prepare_schedule(self) -> None:
+        """Who waits for whom: a step becomes ready when its last need finishes (no rescans)."""
+        self.position = {sid: i for i, sid in enumerate(self.plan.order)}
+        self.dependents: dict[str, list[str]] = {sid: [] for sid in self.plan.order}
+        self.waiting_on: dict[str, int] = {}
+        ready: list[str] = []
+        for sid in self.plan.order:
+            sp = self.plan.steps[sid]
+            if sp.handler_for or self.state.step(sid).finished:
+                continue
+            needs = [n for n in sp.needs if n in self.plan.steps]
+            for n in needs:
+                self.dependents[n].append(sid)
+            self.waiting_on[sid] = sum(1 for n in needs if not self.state.step(n).finished)
+            if self.waiting_on[sid] == 0:
+                ready.append(sid)
+        self.ready: list[str] = ready
+
+    def _finished(self, sid: str) -> None:
+        newly = []
+        for dep in self.dependents.get(sid, []):
+            if dep in self.waiting_on:
+                self.waiting_on[dep] -= 1
+                if self.waiting_on[dep] == 0:
+                    newly.append(dep)
+        self.ready = sorted([*self.ready, *newly], key=self.position.__getitem__)
 
     async def loop(self) -> None:
+        self._prepare_schedule()
+        names: dict[asyncio.Task[None], str] = {}
         while True:
             if await self._cancel_requested():
                 await self._cancel_all()
                 break
-            self._start_ready()
+            for sid, task in self._start_ready():
+                names[task] = sid
             if not self.tasks:
                 break
             done, _ = await asyncio.wait(
@@ -278,19 +323,26 @@ class _RunExecution:
                 timeout=self.engine.options.poll_interval,
                 return_when=asyncio.FIRST_COMPLETED,
             )
-            for task in done:
-                sid = next(k for k, v in self.tasks.items() if v is task)
+            for task in sorted(done, key=lambda t: self.position[names[t]]):
+                sid = names.pop(task)
                 del self.tasks[sid]
                 exc = task.exception()
                 if isinstance(exc, ApprovalPending):
                     self.stopped_for_approval = True
                 elif exc is not None:
                     raise exc
+                if self.state.step(sid).finished:
+                    self._finished(sid)
         await self._finish()
 
     async def _cancel_requested(self) -> bool:
+        """Another process may ask to cancel: look at the store now and then, not on every pass."""
         if self.cancelled:
             return True
+        now = time.monotonic()
+        if now - self.cancel_checked < CANCEL_POLL_S:
+            return False
+        self.cancel_checked = now
         rows = await self.store.fetch("SELECT cancel_requested FROM runs WHERE id = ?", (self.state.id,))
         self.cancelled = bool(rows and rows[0][0])
         return self.cancelled
@@ -309,25 +361,21 @@ class _RunExecution:
                     ev.STEP_FINISHED, sid, {"status": "cancelled", "error": "the run was cancelled"}
                 )
 
-    def _start_ready(self) -> None:
+    def _start_ready(self) -> list[tuple[str, asyncio.Task[None]]]:
+        started = []
         limit = self.plan.concurrency
-        for sid in self.plan.order:
-            if len(self.tasks) >= limit:
-                return
-            if sid in self.tasks:
-                continue
+        while self.ready and len(self.tasks) < limit:
+            sid = self.ready.pop(0)
             sp = self.plan.steps[sid]
-            s = self.state.step(sid)
-            if s.finished or sp.handler_for:
-                continue
-            if self.stopped_for_approval and s.status == "awaiting_approval":
+            if self.state.step(sid).finished:
                 continue
             needs = [self.state.step(n) for n in sp.needs if n in self.plan.steps]
-            if any(not n.finished for n in needs):
-                continue
-            self.tasks[sid] = asyncio.create_task(
+            task = asyncio.create_task(
                 self._run_step(sp, needs_ok=all(n.status == "succeeded" for n in needs))
             )
+            self.tasks[sid] = task
+            started.append((sid, task))
+        return started
 
     async def _finish(self) -> None:
         if self.state.finished:
@@ -468,7 +516,8 @@ class _RunExecution:
         await self._run_step(handler, needs_ok=True)
 
     def _ctx(self, sp: StepPlan) -> dict[str, Any]:
-        return expression_context(self.state, str(self.workspace), {**self.plan.env, **sp.env})
+        extra = {**self.plan.env, **sp.env}
+        return expression_context(self.state, self.steps_ctx, str(self.workspace), self.base_env, extra)
 
     def _step_log(self, step_id: str) -> Callable[[str], None]:
         folder = self.store.root / "logs" / self.state.id

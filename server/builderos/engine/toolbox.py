@@ -8,14 +8,14 @@ tool result that says why, so it can adapt.
 from __future__ import annotations
 
 import asyncio
-import fnmatch
+import contextlib
 import os
 import shlex
+import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from builderos.catalog import TOOLS
 from builderos.engine import events as ev
@@ -23,10 +23,32 @@ from builderos.engine.actions import require_action
 from builderos.engine.approvals import Change
 from builderos.engine.interfaces import ActionInput, EffectLedger, StepFailed
 from builderos.engine.runlog import sha256_json
-from builderos.policy.paths import PathEscape, matches, resolve_in_workspace
+from builderos.policy.paths import (
+    PathEscape,
+    denied_by,
+    glob_regex,
+    matches,
+    resolve_in_workspace,
+    unusable_character,
+)
 from builderos.policy.rules import PolicyView
 
-ALWAYS_DENIED_PATHS = (".git/**", ".git", "**/.git/**", ".builderos/**", "**/.env", ".env")
+ALWAYS_DENIED_PATHS = (
+    ".git/**",
+    ".git",
+    "**/.git/**",
+    "**/.git",
+    ".builderos/**",
+    ".builderos",
+    "**/.env",
+    ".env",
+)
+#: Folders fs.list never walks into (besides the denied ones): nothing an agent needs lives there.
+NEVER_LISTED_DIRS = (".git", ".builderos")
+READ_LIMIT = 1024 * 1024
+LIST_LIMIT = 1000
+OUTPUT_LIMIT = 16000
+COMMAND_TIMEOUT_S = 600.0
 
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
 AskApproval = Callable[[str, str, list[Change], str], Awaitable[bool]]
@@ -61,20 +83,27 @@ class ToolBox:
         """Run one tool call; always returns a result for the agent (errors and denials included)."""
         self.calls += 1
         n = self.calls
+        if not isinstance(args, dict):
+            args = {"_": args}
         await self.emit(ev.TOOL_CALL, {"n": n, "tool": tool, "args": args, "args_sha256": sha256_json(args)})
         try:
             result = await self._decide_and_run(tool, args, n)
         except Denied as exc:
             await self.emit(ev.POLICY_DENIED, {"n": n, "tool": tool, "rule": exc.rule, "reason": str(exc)})
-            result = {"error": f"denied by policy ({exc.rule}): {exc}"}
+            result = {"error": f"denied by policy ({exc.rule}): {exc}", "denied": True, "rule": exc.rule}
         except StepFailed as exc:
-            result = {"error": str(exc), **exc.outputs}
+            result = {**exc.outputs, "error": str(exc)}
+        except (OSError, ValueError) as exc:
+            # the tool itself failed (a missing program, an unreadable file): the agent reads why
+            result = {"error": f"{tool} failed: {exc}"}
         await self.emit(
             ev.TOOL_RESULT, {"n": n, "tool": tool, "result": result, "result_sha256": sha256_json(result)}
         )
         return result
 
     async def _decide_and_run(self, tool: str, args: dict[str, Any], n: int) -> dict[str, Any]:
+        if not isinstance(tool, str) or TOOLS.get(tool) is None:
+            raise Denied("unknown tool", f"{tool!r} is not a tool BuilderOS knows")
         if tool not in self.agent_tools:
             raise Denied(
                 f"agents/{self.agent}.yaml tools", f"{tool} is not one of agent '{self.agent}''s tools"
@@ -82,9 +111,6 @@ class ToolBox:
         decision = self.policy.tool_decision(self.agent, tool)
         if not decision.allowed:
             raise Denied(decision.rule, f"{tool} is not allowed for '{self.agent}'")
-        spec = TOOLS.get(tool)
-        if spec is None:
-            raise Denied("unknown tool", f"{tool} is not a tool BuilderOS knows")
         handler = getattr(self, "_" + tool.replace(".", "_"), None)
         if handler is None:
             raise Denied("unknown tool", f"{tool} is not available in this version")
@@ -92,18 +118,25 @@ class ToolBox:
 
     # -- checks ------------------------------------------------------------------------------------
     def _path(self, raw: Any) -> str:
+        """The workspace-relative path the policy lets this call touch, or Denied (with the rule)."""
         try:
-            rel = resolve_in_workspace(self.workspace, str(raw))
+            rel = resolve_in_workspace(self.workspace, raw)
         except PathEscape as exc:
             raise Denied("paths: workspace only", str(exc)) from None
-        paths = self.policy.section("paths")
-        denied = matches(rel, [*ALWAYS_DENIED_PATHS, *list(paths.get("deny") or [])], ignore_case=True)
-        if denied:
-            raise Denied(f"paths.deny: {denied}", f"{rel} is a protected path")
-        allow = list(paths.get("allow") or [])
-        if self.policy.default == "deny" and not matches(rel, allow):
-            raise Denied("paths.allow (default: deny)", f"{rel} is not under an allowed path")
+        why = self._path_refusal(rel)
+        if why is not None:
+            raise Denied(*why)
         return rel
+
+    def _path_refusal(self, rel: str) -> tuple[str, str] | None:
+        paths = self.policy.section("paths")
+        denied = denied_by(rel, [*ALWAYS_DENIED_PATHS, *list(paths.get("deny") or [])])
+        if denied:
+            return f"paths.deny: {denied}", f"{rel} is a protected path"
+        allow = [p for p in paths.get("allow") or [] if isinstance(p, str)]
+        if self.policy.default == "deny" and not matches(rel, allow):
+            return "paths.allow (default: deny)", f"{rel} is not under an allowed path"
+        return None
 
     async def _approval(self, tool: str, changes: list[Change], summary: str) -> None:
         rules = self.policy.approval_rules(tool)
@@ -116,19 +149,48 @@ class ToolBox:
     # -- tools -------------------------------------------------------------------------------------
     async def _fs_read(self, args: dict[str, Any], n: int) -> dict[str, Any]:
         rel = self._path(args.get("path"))
+        target = self.workspace / rel
+        if not target.is_file():
+            return {"path": rel, "error": "no such file" if not target.exists() else "not a regular file"}
         try:
-            return {"path": rel, "content": (self.workspace / rel).read_text(errors="replace")}
+            with target.open("rb") as fh:
+                data = fh.read(READ_LIMIT + 1)
         except OSError as exc:
             return {"path": rel, "error": exc.strerror or str(exc)}
+        out: dict[str, Any] = {"path": rel, "content": data[:READ_LIMIT].decode("utf-8", "replace")}
+        if len(data) > READ_LIMIT:
+            out["truncated"] = True
+        return out
 
     async def _fs_list(self, args: dict[str, Any], n: int) -> dict[str, Any]:
-        pattern = str(args.get("glob") or args.get("pattern") or "**/*")
-        found = []
-        for p in sorted(self.workspace.glob(pattern)):
-            rel = p.relative_to(self.workspace).as_posix()
-            if p.is_file() and not matches(rel, ALWAYS_DENIED_PATHS, ignore_case=True):
-                found.append(rel)
-        return {"files": found[:1000]}
+        """Files of the workspace matching a glob, walked without following links; only files the
+        policy would let the agent read are listed."""
+        raw = args.get("glob", args.get("pattern")) or "**/*"
+        if not isinstance(raw, str) or unusable_character(raw) is not None:
+            raise Denied("paths: workspace only", f"not a usable glob: {raw!r}")
+        pattern = raw[2:] if raw.startswith("./") else raw
+        parts = pattern.split("/")
+        if pattern.startswith(("/", "~")) or ".." in parts or "\\" in pattern:
+            raise Denied("paths: workspace only", f"{raw} reaches outside the workspace")
+        regex = glob_regex(pattern)
+        root = Path(os.path.realpath(self.workspace))
+        found: list[str] = []
+        for folder, dirs, files in os.walk(root, followlinks=False):
+            dirs[:] = sorted(d for d in dirs if d.lower() not in NEVER_LISTED_DIRS)
+            base = Path(folder).relative_to(root).as_posix()
+            for name in sorted(files):
+                rel = name if base == "." else f"{base}/{name}"
+                if not regex.match(rel):
+                    continue
+                try:
+                    resolved = resolve_in_workspace(root, rel)
+                except PathEscape:
+                    continue
+                if self._path_refusal(rel) is None and self._path_refusal(resolved) is None:
+                    found.append(rel)
+                if len(found) >= LIST_LIMIT:
+                    return {"files": found, "truncated": True}
+        return {"files": found}
 
     async def _fs_write(self, args: dict[str, Any], n: int) -> dict[str, Any]:
         rel = self._path(args.get("path"))
@@ -136,6 +198,8 @@ class ToolBox:
         target = self.workspace / rel
         while True:
             before = target.read_text(errors="replace") if target.is_file() else None
+            if before == content:
+                break  # nothing would change, so there is nothing to approve (e.g. a resumed run's own write)
             change = Change(rel, before, content)
             await self._approval("fs.write", [change], f"{self.agent} writes {rel}")
             now = target.read_text(errors="replace") if target.is_file() else None
@@ -167,17 +231,19 @@ class ToolBox:
 
     async def _shell_run(self, args: dict[str, Any], n: int) -> dict[str, Any]:
         command = args.get("command", args.get("argv"))
-        argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command or []]
-        if not argv:
-            return {"error": "no command given"}
-        commands = self.policy.section("commands")
+        try:
+            if isinstance(command, str):
+                argv = shlex.split(command)
+            elif isinstance(command, list) and all(isinstance(a, str) for a in command):
+                argv = list(command)
+            else:
+                raise ValueError(f"give the command as a string or a list of strings, not {command!r}")
+        except ValueError as exc:
+            raise Denied("commands: not a command", str(exc)) from None
+        decision = self.policy.command_decision(argv)
         line = shlex.join(argv)
-        denied = next((p for p in commands.get("deny") or [] if fnmatch.fnmatchcase(line, p)), None)
-        if denied:
-            raise Denied(f"commands.deny: {denied}", f"'{line}' is denied")
-        allowed = next((p for p in commands.get("allow") or [] if fnmatch.fnmatchcase(line, p)), None)
-        if allowed is None and self.policy.default == "deny":
-            raise Denied("commands.allow (default: deny)", f"'{line}' is not an allowed command")
+        if not decision.allowed:
+            raise Denied(decision.rule, f"'{line}' may not run")
         await self._approval("shell.run", [], f"{self.agent} runs {line}")
         stub = self.stubs.get("shell.run")
         if isinstance(stub, dict):
@@ -186,27 +252,43 @@ class ToolBox:
                 "stdout": str(stub.get("stdout", "")),
                 "stderr": str(stub.get("stderr", "")),
             }
+        secret_names = set(self.policy.section("secrets").get("env") or [])
+        env = {k: v for k, v in {**os.environ, **self.env}.items() if k not in secret_names}
         proc = await asyncio.create_subprocess_exec(
             *argv,
             cwd=str(self.workspace),
-            env={**os.environ, **self.env},
+            env=env,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
-        out, err = await proc.communicate()
+        timeout = _seconds(args.get("timeout"), COMMAND_TIMEOUT_S)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        except TimeoutError:
+            _kill_group(proc)
+            await proc.wait()
+            return {"error": f"'{line}' timed out after {timeout:g}s", "exit_code": None}
+        except BaseException:
+            _kill_group(proc)  # the step was cancelled or timed out: the command stops with it
+            raise
         return {
             "exit_code": proc.returncode,
-            "stdout": out.decode(errors="replace")[-16000:],
-            "stderr": err.decode(errors="replace")[-16000:],
+            "stdout": out.decode(errors="replace")[-OUTPUT_LIMIT:],
+            "stderr": err.decode(errors="replace")[-OUTPUT_LIMIT:],
         }
 
     async def _git_status(self, args: dict[str, Any], n: int) -> dict[str, Any]:
-        return await self._git("status", "--porcelain")
+        return await self._git("status", "--porcelain", "--", *self._git_excludes())
 
     async def _git_diff(self, args: dict[str, Any], n: int) -> dict[str, Any]:
-        return await self._git("diff")
+        return await self._git("diff", "--no-ext-diff", "--no-textconv", "--", *self._git_excludes())
+
+    def _git_excludes(self) -> list[str]:
+        """Pathspecs that keep denied files (their names and contents) out of git's answers."""
+        deny = [p for p in self.policy.section("paths").get("deny") or [] if isinstance(p, str)]
+        return [".", *(f":(exclude,glob,icase){p}" for p in (*ALWAYS_DENIED_PATHS, *deny))]
 
     async def _git(self, *args: str) -> dict[str, Any]:
         proc = await asyncio.create_subprocess_exec(
@@ -232,14 +314,32 @@ class ToolBox:
     async def _http_fetch(self, args: dict[str, Any], n: int) -> dict[str, Any]:
         import httpx
 
-        url = str(args.get("url", ""))
-        host = urlparse(url).hostname or ""
-        network = self.policy.section("network")
-        if not any(fnmatch.fnmatchcase(host, p) for p in network.get("allow") or []):
-            raise Denied("network.allow", f"host '{host}' is not allowed")
-        async with httpx.AsyncClient(timeout=10.0, follow_redirects=False) as client:
-            response = await client.get(url)
-        return {"status": response.status_code, "body": response.text[:16000]}
+        raw = args.get("url")
+        if not isinstance(raw, str) or unusable_character(raw) is not None:
+            raise Denied("network: not a URL", f"not a usable URL: {raw!r}")
+        try:
+            # the URL is parsed by the client that fetches it, so the host checked is the host reached
+            url = httpx.URL(raw)
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise Denied("network: not a URL", f"{raw!r} is not a URL ({exc})") from None
+        if url.scheme not in ("http", "https"):
+            raise Denied("network: http and https only", f"{raw!r} is not an http(s) URL")
+        if url.userinfo:
+            raise Denied("network: no credentials in URLs", f"{raw!r} carries user information")
+        if not url.host:
+            raise Denied("network: not a URL", f"{raw!r} names no host")
+        decision = self.policy.host_decision(url.host, url.port)
+        if not decision.allowed:
+            raise Denied(decision.rule, f"host '{url.host}' is not allowed")
+        try:
+            async with httpx.AsyncClient(timeout=10.0, follow_redirects=False) as client:
+                response = await client.get(url)
+        except httpx.HTTPError as exc:
+            return {"url": str(url), "error": f"{type(exc).__name__}: {exc}"}
+        out: dict[str, Any] = {"status": response.status_code, "body": response.text[:OUTPUT_LIMIT]}
+        if response.is_redirect:
+            out["location"] = response.headers.get("location")  # not followed: fetch it if allowed
+        return out
 
     def _action_input(self, suffix: str, params: dict[str, Any]) -> ActionInput:
         return ActionInput(
@@ -254,3 +354,15 @@ class ToolBox:
             env=self.env,
             services=self.services,
         )
+
+
+def _seconds(value: Any, default: float) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return min(float(value), default)
+    return default
+
+
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -209,6 +209,52 @@ class Store:
         return await attempt()
 
     async def _commit(self, batches: list[Batch]) -> None:
+        run_in_thread = getattr(self.conn, "_execute", None)
+        raw = getattr(self.conn, "_conn", None)
+        if run_in_thread is not None and raw is not None:
+            # One hand-off to aiosqlite's thread for the whole transaction: each await is a thread
+            # round trip, and six of them per commit cost more than the fsync (scripts/bench_engine.py).
+            await run_in_thread(self._commit_in_thread, raw, batches)
+            return
+        await self._commit_awaiting(batches)
+
+    def _commit_in_thread(self, conn: sqlite3.Connection, batches: list[Batch]) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, rows in _runs_of_same_sql(s for b in batches for s in b.statements):
+                conn.executemany(sql, rows)
+            entries = [e for b in batches for e in b.audit]
+            if entries:
+                head = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+                conn.executemany(insert_sql(), self._audit_rows(head, entries))
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+
+    def _audit_rows(self, head: Any, entries: list[AuditEntry]) -> list[Any]:
+        seq, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
+        rows = []
+        for e in entries:
+            seq += 1
+            record, raw = make_record(
+                prev,
+                seq,
+                self.clock.iso(),
+                e.actor,
+                e.action,
+                e.entity_type,
+                e.entity_id,
+                e.outcome,
+                e.details,
+            )
+            rows.append(row_values(record, raw))
+            prev = record.hash
+        return rows
+
+    async def _commit_awaiting(self, batches: list[Batch]) -> None:
+        """The same transaction through aiosqlite's public API (one await per statement)."""
         conn = self.conn
         await conn.execute("BEGIN IMMEDIATE")
         try:
@@ -225,24 +271,7 @@ class Store:
 
     async def _append_audit(self, entries: list[AuditEntry]) -> None:
         last = list(await self.conn.execute_fetchall("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"))
-        seq, prev = (int(last[0][0]), str(last[0][1])) if last else (0, GENESIS_HASH)
-        rows = []
-        for e in entries:
-            seq += 1
-            record, raw = make_record(
-                prev,
-                seq,
-                self.clock.iso(),
-                e.actor,
-                e.action,
-                e.entity_type,
-                e.entity_id,
-                e.outcome,
-                e.details,
-            )
-            rows.append(row_values(record, raw))
-            prev = record["hash"] if isinstance(record, dict) else record.hash
-        await self.conn.executemany(insert_sql(), rows)
+        await self.conn.executemany(insert_sql(), self._audit_rows(last[0] if last else None, entries))
 
     # -- reading ---------------------------------------------------------------------------------
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:

@@ -195,7 +195,8 @@ class IncrementalPipelineParser:
         loaded = LoadedYaml(skeleton.root, data, diagnostics)
         first_text, first_line = split.chunks[0]
         dash = (first_line, len(first_text) - len(first_text.lstrip(" ")))
-        return ParsedPipelineText(loaded, steps, _steps_key(skeleton.root), [c for c, _ in split.chunks], dash)
+        texts = [c for c, _ in split.chunks]
+        return ParsedPipelineText(loaded, steps, _steps_key(skeleton.root), texts, dash)
 
     def _skeleton(self, skeleton: str) -> LoadedYaml:
         if self.skeleton_cache is not None and self.skeleton_cache[0] == skeleton:
