@@ -79,7 +79,9 @@ class BuilderOSServer(LanguageServer):
 
     @property
     def encoding(self) -> str:
-        return str(self.workspace.position_encoding or types.PositionEncodingKind.Utf16)
+        """The negotiated position encoding as its wire value ('utf-16', 'utf-8', 'utf-32')."""
+        value = self.workspace.position_encoding or types.PositionEncodingKind.Utf16
+        return str(getattr(value, "value", value))
 
     # -- validation ----------------------------------------------------------------------------
     def validate_many(self, rels: list[str]) -> list[tuple[str, int | None, list[Diagnostic]]]:

@@ -88,7 +88,24 @@ async def _publish_prefetched(ls: BuilderOSServer) -> None:
         if uri in ls.workspace.text_documents:
             continue  # the editor's buffer wins; it is validated on open
         ls.published.add(uri)
-        ls.protocol.notify(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, {"uri": uri, "diagnostics": items})
+        diagnostics = [_diagnostic(item) for item in items]
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
+
+
+def _diagnostic(item: dict[str, Any]) -> types.Diagnostic:
+    """An LSP diagnostic from the plain form the forked validation sends through its pipe."""
+    r = item["range"]
+    return types.Diagnostic(
+        range=types.Range(
+            start=types.Position(line=r["start"]["line"], character=r["start"]["character"]),
+            end=types.Position(line=r["end"]["line"], character=r["end"]["character"]),
+        ),
+        message=item["message"],
+        severity=types.DiagnosticSeverity(item["severity"]),
+        code=item["code"],
+        source=item["source"],
+        data=item.get("data"),
+    )
 
 
 def _edited(ls: BuilderOSServer, uri: str, delay: float | None = None) -> None:
