@@ -7,6 +7,7 @@ committed, and nothing committed is lost.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable
@@ -70,6 +71,9 @@ class RunLog:
         self.actor = actor
         self.listeners = listeners or []
         self._next_seq = state.last_seq + 1  # assigned when emitted: concurrent steps never share a seq
+        self.appliers: list[Listener] = []  # told at once (in-process state), unlike listeners (on commit)
+        self._last: asyncio.Future[None] | None = None
+        self._failure: BaseException | None = None
 
     @property
     def run_id(self) -> str:
@@ -83,8 +87,16 @@ class RunLog:
         *,
         batch: Batch | None = None,
         actor: dict[str, Any] | None = None,
+        wait: bool = True,
     ) -> Event:
-        """Commit one event (plus `batch`, plus its audit record), then apply and announce it."""
+        """Commit one event (plus `batch`, plus its audit record), then apply and announce it.
+
+        With `wait=False` the event is queued and the run goes on while it commits (group commit);
+        it is announced (listeners, the editor, the CLI) only once committed, batches commit in
+        order, and every side effect waits for its own intent to commit — which commits everything
+        queued before it. `flush()` is the fence for effects that have no intent (commands).
+        """
+        self._raise_failure()
         clean = self.redactor.data(data or {})
         seq = self._next_seq
         self._next_seq += 1
@@ -127,12 +139,43 @@ class RunLog:
                 )
             )
         crashpoint(f"before-commit:{type_}")
-        await self.store.write(b)
+        future = self.store.submit(b)
+        self._last = future
+        if not wait:
+            self._apply(event)  # the scheduler may go on; nobody outside hears of it before commit
+            future.add_done_callback(lambda f: self._committed(f, event))
+            return event
+        await future
         crashpoint(f"after-commit:{type_}")
+        self._apply(event)
+        self._announce(event)
+        return event
+
+    def _apply(self, event: Event) -> None:
         self.state.apply(event)
+        for applier in self.appliers:
+            applier(event, self.state)
+
+    def _committed(self, future: asyncio.Future[None], event: Event) -> None:
+        if future.cancelled() or future.exception() is not None:
+            self._failure = future.exception() or RuntimeError("the store stopped")
+            return
+        crashpoint(f"after-commit:{event.type}")
+        self._announce(event)
+
+    def _announce(self, event: Event) -> None:
         for listener in list(self.listeners):
             listener(event, self.state)
-        return event
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    async def flush(self) -> None:
+        """Wait until every event queued so far is committed (the fence before an unlogged effect)."""
+        if self._last is not None and not self._last.done():
+            await asyncio.shield(self._last)
+        self._raise_failure()
 
 
 def _audit_details(data: dict[str, Any]) -> dict[str, Any]:

@@ -262,16 +262,29 @@ class _RunExecution:
         raw_stubs = pf.scenario.get("stubs")
         stubs: dict[str, Any] = raw_stubs if isinstance(raw_stubs, dict) else {}
         self.tool_stubs: dict[str, Any] = dict(stubs.get("tools") or {}) if stubs else {}
-        self.agents: AgentRuntime = engine.options.agent_runtime or ScriptedAgent(
-            list(stubs.get("llm") or [])
-        )
+        self.agents = self._agent_runtime(engine, pf, ScriptedAgent(list(stubs.get("llm") or [])))
         self.scenario_approvals = stubs.get("approvals") if stubs else None
         self.cancel_checked = -CANCEL_POLL_S
         self.base_env = dict(os.environ)
         self.steps_ctx: dict[str, dict[str, Any]] = {
             sid: {"outputs": s.outputs, "status": s.status} for sid, s in state.steps.items()
         }
-        log.listeners.append(self._track_step)
+        log.appliers.append(self._track_step)
+
+    @staticmethod
+    def _agent_runtime(engine: Engine, pf: Preflight, scripted: ScriptedAgent) -> AgentRuntime:
+        """Scenarios stay offline (scripted); otherwise each agent's model profile picks its provider."""
+        if engine.options.agent_runtime is not None:
+            return engine.options.agent_runtime
+        if pf.scenario:
+            return scripted
+        from builderos.agents import AgentRouter
+
+        packs = {pid: ref.data for pid, ref in pf.ws.symbols.context_packs.items()}
+        router: AgentRuntime = AgentRouter.for_project(
+            pf.project, scripted, context_packs=packs, redactor=pf.redactor
+        )
+        return router
 
     def _track_step(self, event: Any, state: RunState) -> None:
         """Keep the `steps.*` of expressions current, one step at a time (no copy of the whole run)."""
@@ -416,7 +429,10 @@ class _RunExecution:
         if not needs_ok:
             failed = [n for n in sp.needs if self.state.step(n).status != "succeeded"]
             await self.log.emit(
-                ev.STEP_SKIPPED, sp.id, {"status": "skipped", "reason": f"needs {failed[0]} did not succeed"}
+                ev.STEP_SKIPPED,
+                sp.id,
+                {"status": "skipped", "reason": f"needs {failed[0]} did not succeed"},
+                wait=False,
             )
             return
         ctx = self._ctx(sp)
@@ -458,7 +474,7 @@ class _RunExecution:
             }
             if sp.kind == "agent":
                 started["agent"] = self.pf.agent_provenance(sp.target)
-            await self.log.emit(ev.STEP_STARTED, sp.id, started)
+            await self.log.emit(ev.STEP_STARTED, sp.id, started, wait=False)
             try:
                 coro = self._execute_kind(sp, attempt, with_)
                 outputs = await (asyncio.wait_for(coro, sp.timeout) if sp.timeout else coro)
@@ -506,6 +522,7 @@ class _RunExecution:
                     "outputs": outputs,
                     "outputs_sha256": sha256_json(outputs),
                 },
+                wait=False,
             )
             return
 
@@ -542,6 +559,7 @@ class _RunExecution:
             if isinstance(stub, dict):
                 return _stubbed("shell.run", stub)
             command = str(render_value(sp.target, self._ctx(sp)))
+            await self.log.flush()  # a command is an effect with no intent record: its start is the fence
             return await run_command(command, self.workspace, env, log)
         ledger = StoreLedger(self.store, self.state.id, sp.id, self.engine.options.actor)
         if sp.kind == "uses":

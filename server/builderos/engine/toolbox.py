@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shlex
 import signal
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,7 @@ from builderos.policy.paths import (
     resolve_in_workspace,
     unusable_character,
 )
+from builderos.policy.redact import Redactor
 from builderos.policy.rules import PolicyView
 
 ALWAYS_DENIED_PATHS = (
@@ -49,6 +51,8 @@ READ_LIMIT = 1024 * 1024
 LIST_LIMIT = 1000
 OUTPUT_LIMIT = 16000
 COMMAND_TIMEOUT_S = 600.0
+_BLANK = re.compile(r"\s")
+_LAST_BLANK = re.compile(r"\s\S*\Z")
 
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
 AskApproval = Callable[[str, str, list[Change], str], Awaitable[bool]]
@@ -78,6 +82,12 @@ class ToolBox:
     env: dict[str, str] = field(default_factory=dict)
     services: dict[str, Any] = field(default_factory=dict)
     calls: int = 0
+    #: The step attempt these tools serve. When given, commands go through the effect ledger keyed by
+    #: attempt and call number, so a resumed run does not run again a command that already ran (a
+    #: retry, a new attempt, does run it again).
+    attempt: int | None = None
+    #: Redacts what the ledger keeps of a command's result (default: the policy's secrets).
+    redact: Callable[[Any], Any] | None = None
 
     async def call(self, tool: str, args: dict[str, Any]) -> dict[str, Any]:
         """Run one tool call; always returns a result for the agent (errors and denials included)."""
@@ -105,9 +115,7 @@ class ToolBox:
         if not isinstance(tool, str) or TOOLS.get(tool) is None:
             raise Denied("unknown tool", f"{tool!r} is not a tool BuilderOS knows")
         if tool not in self.agent_tools:
-            raise Denied(
-                f"agents/{self.agent}.yaml tools", f"{tool} is not one of agent '{self.agent}''s tools"
-            )
+            raise Denied(f"agent {self.agent}: tools", f"{tool} is not one of agent '{self.agent}''s tools")
         decision = self.policy.tool_decision(self.agent, tool)
         if not decision.allowed:
             raise Denied(decision.rule, f"{tool} is not allowed for '{self.agent}'")
@@ -157,10 +165,13 @@ class ToolBox:
                 data = fh.read(READ_LIMIT + 1)
         except OSError as exc:
             return {"path": rel, "error": exc.strerror or str(exc)}
-        out: dict[str, Any] = {"path": rel, "content": data[:READ_LIMIT].decode("utf-8", "replace")}
-        if len(data) > READ_LIMIT:
-            out["truncated"] = True
-        return out
+        if len(data) <= READ_LIMIT:
+            return {"path": rel, "content": data.decode("utf-8", "replace")}
+        return {
+            "path": rel,
+            "content": _head(data[:READ_LIMIT].decode("utf-8", "replace"), READ_LIMIT, cut=True),
+            "truncated": True,
+        }
 
     async def _fs_list(self, args: dict[str, Any], n: int) -> dict[str, Any]:
         """Files of the workspace matching a glob, walked without following links; only files the
@@ -231,6 +242,8 @@ class ToolBox:
 
     async def _shell_run(self, args: dict[str, Any], n: int) -> dict[str, Any]:
         command = args.get("command", args.get("argv"))
+        if isinstance(command, str) and any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in command):
+            raise Denied("commands: shell syntax", f"{command!r} holds a line break or control character")
         try:
             if isinstance(command, str):
                 argv = shlex.split(command)
@@ -243,7 +256,7 @@ class ToolBox:
         decision = self.policy.command_decision(argv)
         line = shlex.join(argv)
         if not decision.allowed:
-            raise Denied(decision.rule, f"'{line}' may not run")
+            raise Denied(decision.rule, decision.reason or f"'{line}' may not run")
         await self._approval("shell.run", [], f"{self.agent} runs {line}")
         stub = self.stubs.get("shell.run")
         if isinstance(stub, dict):
@@ -252,6 +265,33 @@ class ToolBox:
                 "stdout": str(stub.get("stdout", "")),
                 "stderr": str(stub.get("stderr", "")),
             }
+        if self.attempt is None:
+            return await self._exec(argv, args)
+
+        async def perform() -> dict[str, Any]:
+            result = await self._exec(argv, args)
+            return dict(self._redact(result))
+
+        async def reconcile(_intent: Any) -> dict[str, Any] | None:
+            return None  # nobody knows whether an interrupted command finished: it runs again
+
+        return await self.ledger.once(
+            f"{self.run_id}:{self.step_id}:a{self.attempt}:tool{n}:shell.run",
+            "shell.run",
+            {"argv": self._redact(argv)},
+            perform,
+            reconcile,
+        )
+
+    def _redact(self, value: Any) -> Any:
+        if self.redact is None:
+            self.redact = Redactor.from_policy(self.policy.data).data
+        return self.redact(value)
+
+    async def _exec(self, argv: list[str], args: dict[str, Any]) -> dict[str, Any]:
+        """Run a command (no shell) in its own process group; secrets named by the policy stay out
+        of its environment."""
+        line = shlex.join(argv)
         secret_names = set(self.policy.section("secrets").get("env") or [])
         env = {k: v for k, v in {**os.environ, **self.env}.items() if k not in secret_names}
         proc = await asyncio.create_subprocess_exec(
@@ -275,8 +315,8 @@ class ToolBox:
             raise
         return {
             "exit_code": proc.returncode,
-            "stdout": out.decode(errors="replace")[-OUTPUT_LIMIT:],
-            "stderr": err.decode(errors="replace")[-OUTPUT_LIMIT:],
+            "stdout": _tail(out.decode(errors="replace")),
+            "stderr": _tail(err.decode(errors="replace")),
         }
 
     async def _git_status(self, args: dict[str, Any], n: int) -> dict[str, Any]:
@@ -295,14 +335,16 @@ class ToolBox:
             "git",
             *args,
             cwd=str(self.workspace),
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"},
+            stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
         out, err = await proc.communicate()
         return {
             "exit_code": proc.returncode,
-            "stdout": out.decode(errors="replace"),
-            "stderr": err.decode(errors="replace"),
+            "stdout": _tail(out.decode(errors="replace")),
+            "stderr": _tail(err.decode(errors="replace")),
         }
 
     async def _git_commit(self, args: dict[str, Any], n: int) -> dict[str, Any]:
@@ -336,7 +378,7 @@ class ToolBox:
                 response = await client.get(url)
         except httpx.HTTPError as exc:
             return {"url": str(url), "error": f"{type(exc).__name__}: {exc}"}
-        out: dict[str, Any] = {"status": response.status_code, "body": response.text[:OUTPUT_LIMIT]}
+        out: dict[str, Any] = {"status": response.status_code, "body": _head(response.text, OUTPUT_LIMIT)}
         if response.is_redirect:
             out["location"] = response.headers.get("location")  # not followed: fetch it if allowed
         return out
@@ -354,6 +396,25 @@ class ToolBox:
             env=self.env,
             services=self.services,
         )
+
+
+def _tail(text: str, limit: int = OUTPUT_LIMIT) -> str:
+    """The end of `text`, cut at a blank so no secret is left half there (a half secret is not
+    recognised by the redactor, but it is still half a secret)."""
+    if len(text) <= limit:
+        return text
+    cut = text[-limit:]
+    blank = _BLANK.search(cut)
+    return "[…]" + (cut[blank.start() :] if blank else "")
+
+
+def _head(text: str, limit: int, *, cut: bool = False) -> str:
+    """The start of `text` (already cut elsewhere when `cut`), cut at a blank (see `_tail`)."""
+    if len(text) <= limit and not cut:
+        return text
+    kept = text[:limit]
+    last = _LAST_BLANK.search(kept)
+    return (kept[: last.start() + 1] if last else "") + "[…]"
 
 
 def _seconds(value: Any, default: float) -> float:
