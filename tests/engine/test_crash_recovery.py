@@ -7,7 +7,7 @@ agent whose scripted tool calls write files through the policy and approvals, `g
 
 An uninterrupted reference run with BUILDEROS_CRASHPOINT_TRACE lists the crash points it reaches
 (the pipeline is linear, so the order is deterministic). Then, for each point N, a fresh copy of the
-workspace runs the CLI with BUILDEROS_CRASHPOINT=N (it must die by SIGKILL exactly there) and
+workspace runs the CLI with BUILDEROS_CRASHPOINT=name:nth (it must die by SIGKILL exactly there) and
 `builderos resume` carries the run on until it is finished. The resumed run must match the
 reference: the final status and every step's outputs (ids, ports and shas normalised), no
 acknowledged event lost and no gap in the log, every side effect exactly once (files written,
@@ -388,13 +388,14 @@ def crash_case(ref: Reference, point: Point, root: Path) -> list[str]:
         "--scenario",
         SCENARIO,
         "--json",
-        env={"BUILDEROS_CRASHPOINT": str(point.total), "BUILDEROS_CRASHPOINT_TRACE": str(trace)},
+        # by name and occurrence: group commit may interleave the points of different events differently
+        env={"BUILDEROS_CRASHPOINT": f"{point.name}:{point.nth}", "BUILDEROS_CRASHPOINT_TRACE": str(trace)},
     )
     if killed.returncode != -signal.SIGKILL:
         return [f"expected death by SIGKILL, got exit {killed.returncode}: {killed.stderr[-800:]}"]
     reached = read_trace(trace)
     problems = []
-    if not reached or reached[-1] != (point.name, point.nth) or len(reached) != point.total:
+    if not reached or reached[-1] != (point.name, point.nth):
         problems.append(
             f"the process died at {reached[-1:]} after {len(reached)} points, not at {point.label}"
         )
@@ -415,9 +416,11 @@ def crash_case(ref: Reference, point: Point, root: Path) -> list[str]:
         ids = run_ids(ws)
     else:
         before = event_rows(ws, ids[0])
-        if [r[2] for r in before] != acknowledged:
+        # every acknowledged event is committed, in order; events queued behind it may have
+        # committed too (group commit) without having been acknowledged yet
+        if [r[2] for r in before][: len(acknowledged)] != acknowledged:
             problems.append(
-                f"committed events {[r[2] for r in before]} differ from the acknowledged {acknowledged}"
+                f"committed events {[r[2] for r in before]} do not start with the acknowledged {acknowledged}"
             )
         problems += log_problems(before)
         for _ in range(3):  # resume until the run is finished (one resume should do)
@@ -526,7 +529,7 @@ def test_the_reference_run_reaches_every_kind_of_crash_point(reference: Referenc
     missing = set(CATEGORIES) - {p.category for p in reference.points}
     assert not missing, f"the reference run reaches no crash point {missing}"
     assert len({(p.name, p.nth) for p in reference.points}) >= 50
-    assert len(after_deploy_before_check(reference)) == 4
+    assert len(after_deploy_before_check(reference)) >= 2  # how many depends on group commit
     assert [p.name for p in after_the_run_finished(reference)] == ["after-commit:run.finished"]
 
 
