@@ -14,7 +14,7 @@ from builderos.cli.store_access import with_store
 from builderos.cli.timeline_view import render_timeline, timeline_rows
 from builderos.engine.approvals import unified_diff
 from builderos.engine.record import build_record
-from builderos.engine.runlog import load_state
+from builderos.engine.runlog import load_state, run_summaries
 from builderos.engine.runner import Engine, RunOptions
 from builderos.engine.state import RunState
 from builderos.store.db import Store
@@ -199,20 +199,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     ws = find_workspace(args.workspace)
 
     async def go(store: Store) -> list[dict[str, Any]]:
-        rows = await store.fetch(
-            "SELECT id, pipeline, status, created_at, started_at, ended_at FROM runs ORDER BY id DESC"
-        )
-        return [
-            {
-                "id": r[0],
-                "pipeline": r[1],
-                "status": r[2],
-                "created_at": r[3],
-                "started_at": r[4],
-                "ended_at": r[5],
-            }
-            for r in rows
-        ]
+        return await run_summaries(store)
 
     runs = with_store(ws, go)
     if args.json:

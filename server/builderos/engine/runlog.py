@@ -216,3 +216,12 @@ async def load_state(store: Store, run_id: str) -> RunState | None:
     if not events:
         return None
     return fold(run_id, events)
+
+
+async def run_summaries(store: Store) -> list[dict[str, Any]]:
+    """Run summaries for `runs --json` and builderos/runs, newest first."""
+    rows = await store.fetch(
+        "SELECT id, pipeline, status, created_at, started_at, ended_at FROM runs ORDER BY id DESC"
+    )
+    keys = ("id", "pipeline", "status", "created_at", "started_at", "ended_at")
+    return [dict(zip(keys, row, strict=True)) for row in rows]

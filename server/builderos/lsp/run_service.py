@@ -23,7 +23,7 @@ from builderos.engine.events import FINAL_RUN_STATES, Event
 from builderos.engine.inputs import InputError
 from builderos.engine.preflight import PreflightError
 from builderos.engine.record import build_record
-from builderos.engine.runlog import load_events, load_state
+from builderos.engine.runlog import load_events, load_state, run_summaries
 from builderos.engine.runner import Engine, RunError, RunOptions, owner_alive
 from builderos.engine.state import RunState
 from builderos.lsp.server import BuilderOSServer
@@ -221,21 +221,7 @@ def handlers(server: BuilderOSServer, service: RunService) -> dict[str, Handler]
 
     @feature(protocol.RUNS)
     async def runs(p: dict[str, Any]) -> Any:
-        store = await service.ensure_store()
-        rows = await store.fetch(
-            "SELECT id, pipeline, status, created_at, started_at, ended_at FROM runs ORDER BY id DESC"
-        )
-        return [
-            {
-                "id": r[0],
-                "pipeline": r[1],
-                "status": r[2],
-                "created_at": r[3],
-                "started_at": r[4],
-                "ended_at": r[5],
-            }
-            for r in rows
-        ]
+        return await run_summaries(await service.ensure_store())
 
     @feature(protocol.RUN)
     async def run(p: dict[str, Any]) -> Any:
