@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import hashlib
+import logging
 import os
 import random
 import socket
@@ -43,6 +45,7 @@ from builderos.store.artifacts import store_artifact
 from builderos.store.clock import Ids
 from builderos.store.db import Batch, Store, dumps
 
+log = logging.getLogger("builderos.engine")
 HEARTBEAT_S = 5.0
 CANCEL_POLL_S = 0.25
 STALE_S = 30.0
@@ -480,9 +483,19 @@ class _RunExecution:
                 outputs = await (asyncio.wait_for(coro, sp.timeout) if sp.timeout else coro)
             except ApprovalPending:
                 raise
-            except (StepFailed, TimeoutError, OSError) as exc:
-                retryable = not isinstance(exc, StepFailed) or exc.retryable
-                message = f"timed out after {sp.timeout:g}s" if isinstance(exc, TimeoutError) else str(exc)
+            except (StepFailed, TimeoutError, OSError, Exception) as exc:
+                # anything a step raises fails the step (never a run stuck in `running`); only
+                # StepFailed, time-outs and OS errors are worth another attempt
+                retryable = isinstance(exc, TimeoutError | OSError) or (
+                    isinstance(exc, StepFailed) and exc.retryable
+                )
+                if isinstance(exc, TimeoutError):
+                    message = f"timed out after {sp.timeout:g}s"
+                elif isinstance(exc, StepFailed | OSError):
+                    message = str(exc)
+                else:
+                    log.exception("step %s failed unexpectedly", sp.id)
+                    message = f"internal error: {type(exc).__name__}: {exc}"
                 outputs = exc.outputs if isinstance(exc, StepFailed) else {}
                 if retryable and attempt <= sp.retries.max:
                     delay = sp.retries.delay(attempt, self.engine.options.rand.random())
@@ -629,6 +642,8 @@ class _RunExecution:
             stubs=self.tool_stubs,
             env=env,
             services=self.engine.services,
+            attempt=attempt,
+            redact=self.pf.redactor.data,
         )
         call = AgentCall(
             self.state.id,
@@ -648,11 +663,18 @@ class _RunExecution:
         path = self.workspace / rel
         if not path.is_file():
             return
-        sha, size = store_artifact(self.store.root, self.state.id, step_id, rel, path.read_bytes())
+        data = path.read_bytes()
+        text = data.decode("utf-8", "replace")
+        if self.pf.redactor.text(text) != text:
+            # the file holds a secret: record what it is (its hash), never keep a copy in the store
+            sha, size, kept = hashlib.sha256(data).hexdigest(), len(data), False
+        else:
+            sha, size = store_artifact(self.store.root, self.state.id, step_id, rel, data)
+            kept = True
         await self.log.emit(
             ev.ARTIFACT_CREATED,
             step_id,
-            {"name": rel, "sha256": sha, "size": size},
+            {"name": rel, "sha256": sha, "size": size, "copied": kept},
             batch=Batch().add(
                 "INSERT OR REPLACE INTO artifacts(run_id, step_id, name, sha256, size, created_at) "
                 "VALUES (?,?,?,?,?,?)",

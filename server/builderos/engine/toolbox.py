@@ -349,9 +349,9 @@ class ToolBox:
 
     async def _git_commit(self, args: dict[str, Any], n: int) -> dict[str, Any]:
         await self._approval("git.commit", [], f"{self.agent} commits")
-        return await require_action("git.commit").run(
-            self._action_input(f"tool{n}", {"message": args.get("message", "")})
-        )
+        # a commit message is a record that outlives the run (and the effect ledger keeps it): no secrets
+        message = self._redact(str(args.get("message") or ""))
+        return await require_action("git.commit").run(self._action_input(f"tool{n}", {"message": message}))
 
     async def _http_fetch(self, args: dict[str, Any], n: int) -> dict[str, Any]:
         import httpx

@@ -1,7 +1,9 @@
 """Redaction at the boundary: secrets are removed before anything is stored, logged or sent out.
 
 Secrets are the values of the environment variables the policy (and model profiles) name, and any
-text matching the policy's patterns or the well-known key formats below.
+text matching the policy's patterns or the well-known key formats below. Every pattern is searched
+on its own and the spans found are merged, so where two patterns overlap (a policy pattern that
+stops at a `-` the key goes on past) the whole secret is masked, not the first pattern's part.
 """
 
 from __future__ import annotations
@@ -33,29 +35,62 @@ class Redactor:
         environ: Mapping[str, str] | None = None,
     ) -> None:
         source = os.environ if environ is None else environ
-        values = {source[name] for name in env_names if len(source.get(name, "")) >= MIN_SECRET_LEN}
-        parts = [re.escape(v) for v in sorted(values, key=len, reverse=True)]
+        values = {
+            value
+            for name in env_names
+            if isinstance(name, str)
+            for value in [str(source.get(name, "")).strip()]
+            if len(value) >= MIN_SECRET_LEN
+        }
+        regexes: list[re.Pattern[str]] = []
+        if values:
+            literal = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
+            regexes.append(re.compile(literal))
         for pattern in (*DEFAULT_PATTERNS, *patterns):
+            if not isinstance(pattern, str) or not pattern:
+                continue
             try:
-                re.compile(pattern)
+                regexes.append(re.compile(pattern))
             except re.error:
                 continue
-            parts.append(f"(?:{pattern})")
-        self._regex = re.compile("|".join(parts)) if parts else None
+        self._regexes = regexes
+        # one pass over clean text (the common case) before the per-pattern passes
+        self._any = re.compile("|".join(f"(?:{r.pattern})" for r in regexes)) if regexes else None
 
     def text(self, value: str) -> str:
-        if self._regex is None or not value:
+        if self._any is None or not value or self._any.search(value) is None:
             return value
-        return self._regex.sub(MASK, value)
+        spans: list[tuple[int, int]] = []
+        for regex in self._regexes:
+            spans.extend(m.span() for m in regex.finditer(value) if m.end() > m.start())
+        if not spans:
+            return value
+        spans.sort()
+        out: list[str] = []
+        pos = 0
+        start, end = spans[0]
+        for s, e in spans[1:]:
+            if s <= end:  # overlapping or touching: one secret, one mask
+                end = max(end, e)
+                continue
+            out += [value[pos:start], MASK]
+            pos = end
+            start, end = s, e
+        out += [value[pos:start], MASK, value[end:]]
+        return "".join(out)
 
     def data(self, value: Any) -> Any:
-        """A copy of JSON-like data with every string redacted (keys too)."""
+        """A copy of JSON-like data with every string redacted (keys too, and numbers that spell a
+        secret)."""
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
             return {self.text(str(k)): self.data(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self.data(v) for v in value]
+        if isinstance(value, int | float) and not isinstance(value, bool) and self._any is not None:
+            text = str(value)
+            return MASK if self.text(text) != text else value
         return value
 
     @classmethod

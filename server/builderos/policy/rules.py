@@ -6,9 +6,17 @@ plan is the plan the engine will follow.
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
+
+#: What only a shell gives meaning to: separators, pipes, substitutions, redirections, line breaks.
+#: Commands run without a shell, so an argument carrying these is an injection attempt, never a need.
+SHELL_SYNTAX = re.compile(r"[;|&`\n\r]|\$[({A-Za-z_]|^\d*[<>]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +25,7 @@ class Decision:
 
     allowed: bool
     rule: str
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +82,53 @@ class PolicyView:
                 return Decision(True, f"agents.{agent}.tools: {pattern}")
         return Decision(False, f"agents.{agent}.tools does not list {tool}")
 
+    def command_decision(self, argv: Sequence[str]) -> Decision:
+        """Whether an agent may run this argument vector (`commands.deny` wins over `commands.allow`).
+
+        A pattern is split like a command line and matched argument by argument (a trailing `*`
+        stands for any further arguments, or none); deny patterns also match the whole line and the
+        program's base name, so `/bin/rm -rf /` is still `rm -rf /`.
+        """
+        if not argv:
+            return Decision(False, "commands: no command given")
+        for arg in argv:
+            if SHELL_SYNTAX.search(arg) or any((ord(ch) < 32 and ch != "\t") or ord(ch) == 127 for ch in arg):
+                return Decision(
+                    False,
+                    "commands: shell syntax",
+                    f"{arg!r} is shell syntax, and commands run without a shell",
+                )
+        commands = self.section("commands")
+        line = shlex.join(argv)
+        base = [os.path.basename(argv[0]), *argv[1:]]
+        for pattern in _list(commands.get("deny")):
+            if isinstance(pattern, str) and (
+                _argv_matches(argv, pattern)
+                or _argv_matches(base, pattern)
+                or fnmatchcase(line, pattern)
+                or fnmatchcase(shlex.join(base), pattern)
+            ):
+                return Decision(False, f"commands.deny: {pattern}")
+        for pattern in _list(commands.get("allow")):
+            if isinstance(pattern, str) and _argv_matches(argv, pattern):
+                return Decision(True, f"commands.allow: {pattern}")
+        if self.default == "allow":
+            return Decision(True, "default: allow")
+        return Decision(False, "commands.allow (default: deny)")
+
+    def host_decision(self, host: str, port: int | None = None) -> Decision:
+        """Whether tools may connect to `host` (any port): `network.deny` wins over `network.allow`."""
+        network = self.section("network")
+        name = host.lower()
+        spelled = [name, f"{name}:{port}"] if port is not None else [name]
+        for pattern in _list(network.get("deny")):
+            if isinstance(pattern, str) and any(fnmatchcase(h, pattern.lower()) for h in spelled):
+                return Decision(False, f"network.deny: {pattern}")
+        for pattern in _list(network.get("allow")):
+            if isinstance(pattern, str) and any(fnmatchcase(h, pattern.lower()) for h in spelled):
+                return Decision(True, f"network.allow: {pattern}")
+        return Decision(False, "network.allow")
+
     def approval_rules(
         self, action: str, env: str | None = None, branch: str | None = None
     ) -> list[ApprovalMatch]:
@@ -104,3 +160,16 @@ class PolicyView:
         if "env" in rule and env is None:
             return False
         return not ("branch" in rule and branch is not None and rule["branch"] != branch)
+
+
+def _argv_matches(argv: Sequence[str], pattern: str) -> bool:
+    try:
+        parts = shlex.split(pattern)
+    except ValueError:
+        return False
+    if not parts:
+        return False
+    if parts[-1] == "*":
+        head = parts[:-1]
+        return len(argv) >= len(head) and all(fnmatchcase(a, p) for a, p in zip(argv, head, strict=False))
+    return len(argv) == len(parts) and all(fnmatchcase(a, p) for a, p in zip(argv, parts, strict=True))

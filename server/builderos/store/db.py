@@ -168,9 +168,13 @@ class Store:
     # -- writing ---------------------------------------------------------------------------------
     async def write(self, batch: Batch) -> None:
         """Queue a batch and return once it is committed (raises what the commit raised)."""
+        await self.submit(batch)
+
+    def submit(self, batch: Batch) -> asyncio.Future[None]:
+        """Queue a batch; the future resolves once it is committed. Batches commit in queue order."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put((batch, future))
-        await future
+        self._queue.put_nowait((batch, future))
+        return future
 
     async def _write_loop(self) -> None:
         while True:
