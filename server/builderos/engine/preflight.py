@@ -40,8 +40,16 @@ class Preflight:
     scenario: dict[str, Any]
     redactor: Redactor
     scenario_inputs: dict[str, Any] = field(default_factory=dict)
+    _memo: dict[tuple[str, str], Any] = field(default_factory=dict)  # per run: the same agent, many steps
 
     def prompt_for(self, agent_name: str) -> dict[str, Any] | None:
+        key = ("prompt", agent_name)
+        if key not in self._memo:
+            self._memo[key] = self._prompt_for(agent_name)
+        found: dict[str, Any] | None = self._memo[key]
+        return found
+
+    def _prompt_for(self, agent_name: str) -> dict[str, Any] | None:
         agent = self.agents.get(agent_name) or {}
         ref_text = agent.get("prompt")
         if not isinstance(ref_text, str):
@@ -59,6 +67,12 @@ class Preflight:
         }
 
     def agent_provenance(self, agent_name: str) -> dict[str, Any]:
+        key = ("provenance", agent_name)
+        if key not in self._memo:
+            self._memo[key] = self._agent_provenance(agent_name)
+        return dict(self._memo[key])
+
+    def _agent_provenance(self, agent_name: str) -> dict[str, Any]:
         agent = self.agents.get(agent_name) or {}
         prompt = self.prompt_for(agent_name)
         profile_name = agent.get("model") or self.ws.symbols.default_profile

@@ -268,6 +268,7 @@ class _RunExecution:
         self.agents = self._agent_runtime(engine, pf, ScriptedAgent(list(stubs.get("llm") or [])))
         self.scenario_approvals = stubs.get("approvals") if stubs else None
         self.cancel_checked = -CANCEL_POLL_S
+        self.log_folder_made = False
         self.base_env = dict(os.environ)
         self.steps_ctx: dict[str, dict[str, Any]] = {
             sid: {"outputs": s.outputs, "status": s.status} for sid, s in state.steps.items()
@@ -551,7 +552,9 @@ class _RunExecution:
 
     def _step_log(self, step_id: str) -> Callable[[str], None]:
         folder = self.store.root / "logs" / self.state.id
-        folder.mkdir(parents=True, exist_ok=True)
+        if not self.log_folder_made:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.log_folder_made = True
         path = folder / f"{step_id}.log"
         redact = self.pf.redactor.text
 
