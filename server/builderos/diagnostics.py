@@ -82,6 +82,10 @@ class Span:
         return (line, col) <= (self.end_line, self.end_col)
 
 
+#: LSP DiagnosticSeverity numbers.
+SEVERITY_NUMBER: dict[Severity, int] = {"error": 1, "warning": 2, "information": 3, "hint": 4}
+
+
 @dataclass(slots=True)
 class Diagnostic:
     """One finding. `data` carries what a quick fix needs (suggested replacement, missing key)."""
@@ -96,6 +100,14 @@ class Diagnostic:
     @classmethod
     def make(cls, code: str, message: str, span: Span, hint: str = "", **data: Any) -> Diagnostic:
         return cls(code=code, message=message, span=span, hint=hint, severity=SEVERITY[code], data=data)
+
+    @property
+    def lsp_data(self) -> dict[str, Any] | None:
+        """What an LSP diagnostic carries for quick fixes: the finding's data and its hint."""
+        data = dict(self.data)
+        if self.hint:
+            data["hint"] = self.hint
+        return data or None
 
     @property
     def full_message(self) -> str:

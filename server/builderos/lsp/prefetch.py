@@ -90,24 +90,22 @@ class Prefetch:
 
 def _compute(root: Path) -> dict[str, list[dict[str, Any]]]:
     """In the child: the validator over the files on disk, as LSP diagnostics (UTF-16 columns)."""
+    from builderos.diagnostics import SEVERITY_NUMBER
     from builderos.validate.api import validate_workspace
     from builderos.workspace.index import Workspace
 
     ws = Workspace(root)
     ws.scan()
     out: dict[str, list[dict[str, Any]]] = {}
-    severity = {"error": 1, "warning": 2, "information": 3, "hint": 4}
     for rel, diagnostics in validate_workspace(ws).items():
         doc = ws.docs[rel]
         items = []
         for d in diagnostics:
-            data = dict(d.data)
-            if d.hint:
-                data["hint"] = d.hint
+            data = d.lsp_data
             item: dict[str, Any] = {
                 "range": doc.lsp_range(d.span),
                 "message": d.full_message,
-                "severity": severity[d.severity],
+                "severity": SEVERITY_NUMBER[d.severity],
                 "code": d.code,
                 "source": "builderos",
             }

@@ -19,7 +19,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
 from builderos import __version__
-from builderos.diagnostics import Diagnostic
+from builderos.diagnostics import SEVERITY_NUMBER, Diagnostic
 from builderos.lsp.positions import to_range
 from builderos.validate.context import Context, StepCache
 from builderos.workspace.document import Document
@@ -128,22 +128,13 @@ class BuilderOSServer(LanguageServer):
             )
 
     def lsp_diagnostic(self, doc: Document, d: Diagnostic) -> types.Diagnostic:
-        severity = {
-            "error": types.DiagnosticSeverity.Error,
-            "warning": types.DiagnosticSeverity.Warning,
-            "information": types.DiagnosticSeverity.Information,
-            "hint": types.DiagnosticSeverity.Hint,
-        }[d.severity]
-        data = dict(d.data)
-        if d.hint:
-            data["hint"] = d.hint
         return types.Diagnostic(
             range=to_range(doc, d.span, self.encoding),
             message=d.full_message,
-            severity=severity,
+            severity=types.DiagnosticSeverity(SEVERITY_NUMBER[d.severity]),
             code=d.code,
             source="builderos",
-            data=data or None,
+            data=d.lsp_data,
         )
 
     def whole_parses(self) -> int:

@@ -100,18 +100,8 @@ class Locator:
             last.end_mark.column,
         )
 
-    def _in_steps_list(self, path: tuple[str | int, ...]) -> bool:
-        """A path that stops at the steps list itself (or at a step that does not exist)."""
-        if self.steps is None or not path or path[0] != "steps":
-            return False
-        return len(path) == 1 or not (isinstance(path[1], int) and 0 <= path[1] < len(self.steps))
-
     def value_span(self, path: Sequence[str | int]) -> Span:
         """The value at path, or the deepest existing ancestor's value."""
-        if self._in_steps_list(tuple(path)):
-            span = self._steps_span()
-            if span is not None:
-                return span
         found = self.find(path)
         if found.value is None:
             return Span(0, 0, 0, 1)
