@@ -182,6 +182,9 @@ def _audit_details(data: dict[str, Any]) -> dict[str, Any]:
     """What the audit keeps of an event: small fields as they are, large ones by hash."""
     out: dict[str, Any] = {}
     for key, value in data.items():
+        if value is None or type(value) in (bool, int, float) or (type(value) is str and len(value) <= 32):
+            out[key] = value  # encodes to at most 6 * 32 + 2 characters: no need to encode it to know
+            continue
         text = json.dumps(value, default=str, ensure_ascii=False)
         out[key] = value if len(text) <= 200 else {"sha256": hashlib.sha256(text.encode()).hexdigest()}
     return out

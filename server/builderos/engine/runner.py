@@ -17,7 +17,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,8 @@ class RunOptions:
     poll_interval: float = 0.2
     record_every: float = 2.0
     agent_runtime: AgentRuntime | None = None
+    #: Answers `run:` and `uses:` steps instead of running them (replay: outputs from the record).
+    step_answerer: Callable[[StepPlan, int, dict[str, Any]], Awaitable[Outputs]] | None = None
 
 
 def _user() -> str:
@@ -108,6 +110,7 @@ class Engine:
         self.store = store
         self.options = options or RunOptions()
         self.services: dict[str, Any] = {}
+        self._fresh: dict[str, Preflight] = {}  # runs created here: their preflight, done once
 
     # -- public ------------------------------------------------------------------------------------
     async def create(self, pipeline: str, inputs: dict[str, Any], scenario: str | None = None) -> str:
@@ -137,6 +140,7 @@ class Engine:
             },
             batch=batch,
         )
+        self._fresh[run_id] = pf
         return run_id
 
     async def start(self, pipeline: str, inputs: dict[str, Any], scenario: str | None = None) -> RunState:
@@ -178,7 +182,8 @@ class Engine:
         if not first:
             # a resumed run may verify what an earlier process deployed: serve it again, same port
             LocalTargets.of(self.services).serve_existing(self.store.root)
-        pf = preflight(self.workspace, state.pipeline, state.scenario, expected_sha=None)
+        fresh = self._fresh.pop(run_id, None)
+        pf = fresh or preflight(self.workspace, state.pipeline, state.scenario, expected_sha=None)
         if pf.plan.sha256 != state.pipeline_sha256:
             pf = preflight(self.workspace, state.pipeline, state.scenario, expected_sha=state.pipeline_sha256)
         log = self._log(state, pf)
@@ -478,6 +483,7 @@ class _RunExecution:
             }
             if sp.kind == "agent":
                 started["agent"] = self.pf.agent_provenance(sp.target)
+            started["step_sha256"] = sha256_json(sp.raw)  # the step's definition, for replay
             await self.log.emit(ev.STEP_STARTED, sp.id, started, wait=False)
             try:
                 coro = self._execute_kind(sp, attempt, with_)
@@ -565,11 +571,14 @@ class _RunExecution:
         return write
 
     async def _execute_kind(self, sp: StepPlan, attempt: int, with_: dict[str, Any]) -> Outputs:
+        answer = self.engine.options.step_answerer
+        if answer is not None and sp.kind != "agent":
+            return await answer(sp, attempt, with_)
         log = self._step_log(sp.id)
-        env = {
-            **os.environ,
-            **{k: str(v) for k, v in render_value({**self.plan.env, **sp.env}, self._ctx(sp)).items()},
-        }
+        env = self.base_env
+        if self.plan.env or sp.env:
+            rendered = render_value({**self.plan.env, **sp.env}, self._ctx(sp))
+            env = {**env, **{k: str(v) for k, v in rendered.items()}}
         if sp.kind == "run":
             stub = self.tool_stubs.get("shell.run")
             if isinstance(stub, dict):
@@ -807,6 +816,8 @@ def _stubbed(name: str, stub: dict[str, Any]) -> Outputs:
 
 
 async def _git_head(workspace: Path) -> str | None:
+    if not _in_git_checkout(workspace):
+        return None  # no process to start for a workspace that is not under git
     try:
         proc = await asyncio.create_subprocess_exec(
             "git",
@@ -820,3 +831,8 @@ async def _git_head(workspace: Path) -> str | None:
     except OSError:
         return None
     return out.decode().strip() or None if proc.returncode == 0 else None
+
+
+def _in_git_checkout(workspace: Path) -> bool:
+    """Whether git would find a repository here: a `.git` (folder or file) here or above."""
+    return any((folder / ".git").exists() for folder in (workspace, *workspace.parents))
