@@ -210,7 +210,8 @@ class LlmAgent:
     # -- one step
     async def run(self, call: AgentCall) -> Outputs:
         agent_tools = [t for t in call.agent.get("tools") or [] if isinstance(t, str)]
-        tools = tool_set(agent_tools)
+        mcp_tools = [t for t in agent_tools if t.startswith("mcp.")]
+        tools = tool_set(agent_tools, await call.tools.describe_mcp(mcp_tools) if mcp_tools else None)
         rendered = self.render(call)
         prompt = call.prompt or {}
         prompt_ref = f"{prompt.get('name')}@{prompt.get('version')}" if prompt.get("name") else None

@@ -7,7 +7,7 @@ the model's calls are mapped back to the BuilderOS name before they reach the po
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,8 +112,10 @@ class ToolSet:
         return self.names.get(wire, wire)
 
 
-def tool_set(tools: Iterable[str]) -> ToolSet:
-    """Tool definitions for the given BuilderOS tool names, in order, without duplicates."""
+def tool_set(tools: Iterable[str], described: Mapping[str, Any] | None = None) -> ToolSet:
+    """Tool definitions for the given BuilderOS tool names, in order, without duplicates;
+    `described` holds what MCP servers say of their tools (description, input_schema)."""
+    described = described or {}
     out = ToolSet()
     for tool in tools:
         if not isinstance(tool, str) or tool in out.names.values():
@@ -125,5 +127,11 @@ def tool_set(tools: Iterable[str]) -> ToolSet:
             wire = wire_name(tool)[: 64 - len(suffix)] + suffix
             n += 1
         out.names[wire] = tool
-        out.definitions.append(ToolDef(wire, tool_description(tool), tool_schema(tool)))
+        known = described.get(tool)
+        if known is not None:
+            schema = known.input_schema if isinstance(known.input_schema, dict) else ANY_OBJECT
+            text = known.description or tool_description(tool)
+            out.definitions.append(ToolDef(wire, text, {"type": "object", **schema}))
+        else:
+            out.definitions.append(ToolDef(wire, tool_description(tool), tool_schema(tool)))
     return out

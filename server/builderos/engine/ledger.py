@@ -14,11 +14,22 @@ from builderos.store.db import AuditEntry, Batch, Store, dumps
 class StoreLedger:
     """Implements EffectLedger on the `effects` table, with an audit record for each completed effect."""
 
-    def __init__(self, store: Store, run_id: str, step_id: str | None, actor: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        step_id: str | None,
+        actor: dict[str, Any],
+        redact: Callable[[Any], Any] | None = None,
+    ) -> None:
         self.store = store
         self.run_id = run_id
         self.step_id = step_id
         self.actor = actor
+        #: What the ledger keeps of intents and results passes through it (the policy's secrets), so
+        #: a secret an effect saw or returned is not written to disk; a resumed run gets the
+        #: redacted result back, which is what the agent and the record saw anyway.
+        self.redact = redact or (lambda value: value)
         self.performed = 0
         self.reconciled = 0
 
@@ -44,7 +55,14 @@ class StoreLedger:
                 Batch().add(
                     "INSERT INTO effects(key, run_id, step_id, kind, intent, status, created_at) "
                     "VALUES (?, ?, ?, ?, ?, 'intent', ?)",
-                    (key, self.run_id, self.step_id, kind, dumps(dict(intent)), self.store.clock.iso()),
+                    (
+                        key,
+                        self.run_id,
+                        self.step_id,
+                        kind,
+                        dumps(self.redact(dict(intent))),
+                        self.store.clock.iso(),
+                    ),
                 )
             )
         crashpoint(f"effect-intent:{kind}")
@@ -57,7 +75,7 @@ class StoreLedger:
     async def _done(self, key: str, kind: str, result: Outputs, *, reconciled: bool) -> None:
         batch = Batch().add(
             "UPDATE effects SET status = 'done', result = ?, done_at = ? WHERE key = ?",
-            (dumps(result), self.store.clock.iso(), key),
+            (dumps(self.redact(result)), self.store.clock.iso(), key),
         )
         batch.audit.append(
             AuditEntry(

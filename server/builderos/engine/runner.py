@@ -34,6 +34,7 @@ from builderos.engine.crashpoints import crashpoint
 from builderos.engine.inputs import check_inputs
 from builderos.engine.interfaces import ActionInput, Outputs, StepFailed
 from builderos.engine.ledger import StoreLedger
+from builderos.engine.mcp_hub import hub_for
 from builderos.engine.plan import Plan, StepPlan
 from builderos.engine.preflight import Preflight, preflight
 from builderos.engine.runlog import Listener, RunLog, load_state, sha256_json
@@ -586,7 +587,9 @@ class _RunExecution:
             command = str(render_value(sp.target, self._ctx(sp)))
             await self.log.flush()  # a command is an effect with no intent record: its start is the fence
             return await run_command(command, self.workspace, env, log)
-        ledger = StoreLedger(self.store, self.state.id, sp.id, self.engine.options.actor)
+        ledger = StoreLedger(
+            self.store, self.state.id, sp.id, self.engine.options.actor, self.pf.redactor.data
+        )
         if sp.kind == "uses":
             stub = self.tool_stubs.get(sp.target)
             if isinstance(stub, dict):
@@ -656,6 +659,7 @@ class _RunExecution:
             services=self.engine.services,
             attempt=attempt,
             redact=self.pf.redactor.data,
+            mcp=hub_for(self.engine.services, self.pf.project, self.workspace),
         )
         call = AgentCall(
             self.state.id,

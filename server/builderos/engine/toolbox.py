@@ -23,6 +23,7 @@ from builderos.engine import events as ev
 from builderos.engine.actions import require_action
 from builderos.engine.approvals import Change
 from builderos.engine.interfaces import ActionInput, EffectLedger, StepFailed
+from builderos.engine.mcp_hub import McpHub, McpTool, split_tool
 from builderos.engine.runlog import sha256_json
 from builderos.policy.paths import (
     PathEscape,
@@ -88,6 +89,11 @@ class ToolBox:
     attempt: int | None = None
     #: Redacts what the ledger keeps of a command's result (default: the policy's secrets).
     redact: Callable[[Any], Any] | None = None
+    #: Answers allowed calls instead of running them (replay: results from the record), by
+    #: tool, arguments and call number; None runs the tool.
+    answer: Callable[[str, dict[str, Any], int], Awaitable[dict[str, Any] | None]] | None = None
+    #: The run's MCP servers (builderos.yaml `mcp.servers`); None when none are declared.
+    mcp: McpHub | None = None
 
     async def call(self, tool: str, args: dict[str, Any]) -> dict[str, Any]:
         """Run one tool call; always returns a result for the agent (errors and denials included)."""
@@ -112,13 +118,21 @@ class ToolBox:
         return result
 
     async def _decide_and_run(self, tool: str, args: dict[str, Any], n: int) -> dict[str, Any]:
-        if not isinstance(tool, str) or TOOLS.get(tool) is None:
+        if not isinstance(tool, str) or (TOOLS.get(tool) is None and not self._declared_mcp(tool)):
             raise Denied("unknown tool", f"{tool!r} is not a tool BuilderOS knows")
         if tool not in self.agent_tools:
             raise Denied(f"agent {self.agent}: tools", f"{tool} is not one of agent '{self.agent}''s tools")
         decision = self.policy.tool_decision(self.agent, tool)
         if not decision.allowed:
             raise Denied(decision.rule, f"{tool} is not allowed for '{self.agent}'")
+        if self.answer is not None:
+            if tool in ("fs.read", "fs.write", "fs.delete"):
+                self._path(args.get("path"))  # the policy's path rules still decide
+            answered = await self.answer(tool, args, n)
+            if answered is not None:
+                return answered
+        if split_tool(tool) is not None:
+            return await self._mcp_call(tool, args, n)
         handler = getattr(self, "_" + tool.replace(".", "_"), None)
         if handler is None:
             raise Denied("unknown tool", f"{tool} is not available in this version")
@@ -155,6 +169,52 @@ class ToolBox:
             raise Denied(rules[0].rule, "a person denied this change")
 
     # -- tools -------------------------------------------------------------------------------------
+    def _declared_mcp(self, tool: str) -> bool:
+        """`mcp.<server>.<tool>` of a server builderos.yaml declares (whether it offers the tool is
+        the server's to say, at call time)."""
+        parts = split_tool(tool)
+        return parts is not None and self.mcp is not None and self.mcp.declared(parts[0])
+
+    async def _mcp_call(self, tool: str, args: dict[str, Any], n: int) -> dict[str, Any]:
+        """A tool of a declared MCP server: approval rules as for any tool, once through the ledger
+        (a resumed run gets the recorded answer instead of calling the server again)."""
+        server, _name = split_tool(tool) or ("", "")
+        if self.mcp is None or not self.mcp.declared(server):
+            raise Denied("mcp.servers", f"no MCP server '{server}' is declared in builderos.yaml")
+        hub = self.mcp
+        await self._approval(tool, [], f"{self.agent} calls {tool}")
+
+        async def perform() -> dict[str, Any]:
+            return await hub.call(tool, args)
+
+        async def reconcile(_intent: Any) -> dict[str, Any] | None:
+            return None  # a server's effects cannot be looked up: the call is made again
+
+        attempt = f"a{self.attempt}:" if self.attempt is not None else ""
+        return await self.ledger.once(
+            f"{self.run_id}:{self.step_id}:{attempt}tool{n}:{tool}",
+            "mcp.call",
+            {"tool": tool, "args_sha256": sha256_json(args)},
+            perform,
+            reconcile,
+        )
+
+    async def describe_mcp(self, tools: list[str]) -> dict[str, McpTool]:
+        """What the declared servers say of the agent's MCP tools (for the model's tool list)."""
+        out: dict[str, McpTool] = {}
+        for tool in tools:
+            parts = split_tool(tool)
+            if parts is None or self.mcp is None or not self.mcp.declared(parts[0]):
+                continue
+            try:
+                found = await self.mcp.describe(tool)
+            except StepFailed as exc:
+                self.log(f"{tool}: {exc}")
+                continue
+            if found is not None:
+                out[tool] = found
+        return out
+
     async def _fs_read(self, args: dict[str, Any], n: int) -> dict[str, Any]:
         rel = self._path(args.get("path"))
         target = self.workspace / rel

@@ -122,7 +122,7 @@ class Mcp(BosModel):
 
     servers: dict[str, McpServer] = Field(
         default_factory=dict,
-        description="MCP servers by name; their tools are named `<server>.<tool>`.",
+        description="MCP servers by name; agents list their tools as `mcp.<server>.<tool>`.",
         examples=[{"github": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github"]}}],
     )
 

@@ -213,7 +213,12 @@ def _check_policy(report: Report, ctx: Context, data: dict[str, Any]) -> None:
     for base, rules in rule_lists:
         for i, rule in enumerate(_list(rules)):
             action = _dict(rule).get("action")
-            if isinstance(action, str) and "*" not in action and action not in known_actions:
+            if (
+                isinstance(action, str)
+                and "*" not in action
+                and action not in known_actions
+                and not is_known_tool(action, ctx.symbols.mcp_servers)
+            ):
                 report.unknown(
                     "BOS024",
                     "action",
