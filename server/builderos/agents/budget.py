@@ -115,6 +115,19 @@ class Budget:
         self.check()
         return self._warning()
 
+    def restore(self, tokens: Mapping[str, Any], model: str | None = None) -> None:
+        """Count a response an earlier process of this run already paid for (a resumed run goes on
+        with what it had spent, not from zero); no warning again for a threshold already passed."""
+        inp, out = int(tokens.get("input") or 0), int(tokens.get("output") or 0)
+        self.input_tokens += inp
+        self.output_tokens += out
+        self.tokens += inp + out
+        self.usd += self.cost(inp, out, model)
+        if self.run_tokens is not None and self.tokens >= WARN_AT * self.run_tokens:
+            self._warned.add("tokens")
+        if self.run_usd is not None and self.usd > 0 and self.usd >= WARN_AT * self.run_usd:
+            self._warned.add("usd")
+
     def check(self) -> None:
         """StepFailed when the run has used its budget."""
         if self.run_tokens is not None and self.tokens >= self.run_tokens:

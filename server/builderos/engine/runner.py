@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import getpass
 import hashlib
+import json
 import logging
 import os
 import random
@@ -189,7 +190,8 @@ class Engine:
             pf = preflight(self.workspace, state.pipeline, state.scenario, expected_sha=state.pipeline_sha256)
         log = self._log(state, pf)
         heartbeat = asyncio.create_task(self._heartbeat(run_id))
-        runner = _RunExecution(self, state, pf, log)
+        spent = [] if first else await self._llm_usage(run_id)
+        runner = _RunExecution(self, state, pf, log, spent)
         try:
             await log.emit(ev.RUN_STARTED if first else ev.RUN_RESUMED)
             await runner.loop()
@@ -201,6 +203,19 @@ class Engine:
             record.write_record(self.store.root, state, pf)
             await self._close_services()
         return state
+
+    async def _llm_usage(self, run_id: str) -> list[tuple[dict[str, Any], str | None]]:
+        """The tokens (and models) of every model response this run already had, for its budget."""
+        rows = await self.store.fetch(
+            "SELECT data FROM events WHERE run_id = ? AND type = ? ORDER BY seq", (run_id, ev.LLM_RESPONSE)
+        )
+        out: list[tuple[dict[str, Any], str | None]] = []
+        for (raw,) in rows:
+            data = json.loads(raw)
+            tokens = data.get("tokens") if isinstance(data, dict) else None
+            if isinstance(tokens, dict):
+                out.append((tokens, data.get("model")))
+        return out
 
     async def _close_services(self) -> None:
         for service in list(self.services.values()):
@@ -256,7 +271,14 @@ def _system_actor(actor: dict[str, Any]) -> dict[str, Any]:
 class _RunExecution:
     """The scheduler of one run in this process."""
 
-    def __init__(self, engine: Engine, state: RunState, pf: Preflight, log: RunLog) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        state: RunState,
+        pf: Preflight,
+        log: RunLog,
+        spent: list[tuple[dict[str, Any], str | None]] | None = None,
+    ) -> None:
         self.engine = engine
         self.state = state
         self.pf = pf
@@ -271,7 +293,9 @@ class _RunExecution:
         raw_stubs = pf.scenario.get("stubs")
         stubs: dict[str, Any] = raw_stubs if isinstance(raw_stubs, dict) else {}
         self.tool_stubs: dict[str, Any] = dict(stubs.get("tools") or {}) if stubs else {}
-        self.agents = self._agent_runtime(engine, pf, ScriptedAgent(list(stubs.get("llm") or [])))
+        self.agents = self._agent_runtime(
+            engine, pf, ScriptedAgent(list(stubs.get("llm") or [])), spent or []
+        )
         self.scenario_approvals = stubs.get("approvals") if stubs else None
         self.cancel_checked = -CANCEL_POLL_S
         self.log_folder_made = False
@@ -282,17 +306,26 @@ class _RunExecution:
         log.appliers.append(self._track_step)
 
     @staticmethod
-    def _agent_runtime(engine: Engine, pf: Preflight, scripted: ScriptedAgent) -> AgentRuntime:
+    def _agent_runtime(
+        engine: Engine,
+        pf: Preflight,
+        scripted: ScriptedAgent,
+        spent: list[tuple[dict[str, Any], str | None]],
+    ) -> AgentRuntime:
         """Scenarios stay offline (scripted); otherwise each agent's model profile picks its provider."""
         if engine.options.agent_runtime is not None:
             return engine.options.agent_runtime
         if pf.scenario:
             return scripted
         from builderos.agents import AgentRouter
+        from builderos.agents.budget import Budget
 
+        budget = Budget.from_project(pf.project)
+        for tokens, model in spent:
+            budget.restore(tokens, model)
         packs = {pid: ref.data for pid, ref in pf.ws.symbols.context_packs.items()}
         router: AgentRuntime = AgentRouter.for_project(
-            pf.project, scripted, context_packs=packs, redactor=pf.redactor
+            pf.project, scripted, context_packs=packs, redactor=pf.redactor, budget=budget
         )
         return router
 

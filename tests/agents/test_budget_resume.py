@@ -1,0 +1,67 @@
+"""The run's budget survives a resume: a run that stopped at an approval goes on with the tokens it
+had already spent (counted from its recorded model responses), through the real CLI and a local
+stub server speaking OpenAI chat completions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from agents.stub_llm import Reply, StubLLM
+
+
+def make_ws(tmp: Path, stub: StubLLM) -> Path:
+    ws = tmp / "ws"
+    project = {
+        "version": 1,
+        "name": "budgeted",
+        "models": {
+            "default": "local",
+            "profiles": {"local": {"provider": "openai", "base_url": stub.openai_url, "model": "m"}},
+        },
+        "budgets": {"run_tokens": 100},
+    }
+    files = {
+        "builderos.yaml": json.dumps(project),
+        "builderos.policy.yaml": "version: 1\ndefault: deny\n",
+        "agents/thinker.yaml": "kind: agent\nname: thinker\nrole: Planner\nmodel: local\n",
+        "ship/p.yaml": (
+            "kind: pipeline\nname: p\nsteps:\n"
+            "  - {id: first, agent: thinker}\n"
+            "  - {id: gate, run: echo go, needs: [first], gate: approval}\n"
+            "  - {id: second, agent: thinker, needs: [gate]}\n"
+        ),
+    }
+    for rel, text in files.items():
+        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ws / rel).write_text(text)
+    return ws
+
+
+def cli(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "builderos", *args, "--workspace", str(ws)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+
+
+def test_a_resumed_run_keeps_counting_against_its_budget(tmp_path: Path, stub: StubLLM) -> None:
+    ws = make_ws(tmp_path, stub)
+    stub.push(Reply(text="a plan", usage=(80, 15)), Reply(text="more", usage=(10, 5)))
+    first = cli(ws, "run", "p", "--no-wait", "--json")
+    assert first.returncode == 3, first.stderr  # waits at the gate, 95 of 100 tokens spent
+    run_id = json.loads(first.stdout)["id"]
+    pending = json.loads(cli(ws, "approvals", "--json").stdout)
+    assert cli(ws, "approve", pending[0]["id"]).returncode == 0
+    resumed = cli(ws, "resume", run_id, "--json")
+    record = json.loads(resumed.stdout)
+    second = next(s for s in record["steps"] if s["id"] == "second")
+    assert second["status"] == "failed"
+    assert "run budget exceeded: 110 of 100 tokens" in (second.get("error") or ""), second
+    assert record["status"] == "failed" and resumed.returncode == 1
+    assert stub.count == 2  # the second step asked once, and its answer went over the limit
