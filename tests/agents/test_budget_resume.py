@@ -65,3 +65,41 @@ def test_a_resumed_run_keeps_counting_against_its_budget(tmp_path: Path, stub: S
     assert "run budget exceeded: 110 of 100 tokens" in (second.get("error") or ""), second
     assert record["status"] == "failed" and resumed.returncode == 1
     assert stub.count == 2  # the second step asked once, and its answer went over the limit
+
+
+def test_a_step_resumed_after_an_approval_does_not_ask_the_model_again_for_answered_turns(
+    tmp_path: Path, stub: StubLLM
+) -> None:
+    ws = make_ws(tmp_path, stub)
+    (ws / "builderos.policy.yaml").write_text(
+        "version: 1\ndefault: deny\nagents:\n  writer: {tools: [fs.write]}\n"
+        'paths:\n  allow: ["src/**"]\napprovals:\n  - {action: fs.write}\n'
+    )
+    (ws / "agents" / "writer.yaml").write_text(
+        "kind: agent\nname: writer\nrole: Builder\nmodel: local\ntools: [fs.write]\n"
+    )
+    (ws / "ship" / "w.yaml").write_text("kind: pipeline\nname: w\nsteps:\n  - {id: write, agent: writer}\n")
+    stub.push(
+        Reply(tool_calls=[("fs_write", {"path": "src/a.txt", "content": "one\n"})], usage=(10, 5)),
+        Reply(tool_calls=[("fs_write", {"path": "src/b.txt", "content": "two\n"})], usage=(10, 5)),
+        Reply(text="wrote both", usage=(10, 5)),
+    )
+    run = cli(ws, "run", "w", "--no-wait", "--json")
+    assert run.returncode == 3, run.stderr  # turn 1 asked to write src/a.txt: waits for a person
+    run_id = json.loads(run.stdout)["id"]
+    assert stub.count == 1
+    for expected_count in (2, 3):
+        pending = json.loads(cli(ws, "approvals", "--json").stdout)
+        assert len(pending) == 1
+        assert cli(ws, "approve", pending[0]["id"]).returncode == 0
+        resumed = cli(ws, "resume", run_id, "--no-wait", "--json")
+        # turns already answered come from the record: each resume asks the model one new turn
+        assert stub.count == expected_count, (expected_count, resumed.stderr)
+    assert resumed.returncode == 0, resumed.stderr
+    record = json.loads(resumed.stdout)
+    assert record["status"] == "succeeded"
+    assert record["steps"][0]["outputs"]["text"] == "wrote both"
+    assert (ws / "src" / "a.txt").read_text() == "one\n" and (ws / "src" / "b.txt").read_text() == "two\n"
+    # the conversation the model saw on the last turn is the whole one, tool results included
+    last = stub.requests[-1].body["messages"]
+    assert [m["role"] for m in last] == ["system", "user", "assistant", "tool", "assistant", "tool"]

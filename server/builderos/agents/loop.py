@@ -27,6 +27,8 @@ from builderos.agents.providers import (
     Message,
     Provider,
     ProviderError,
+    ToolCall,
+    Usage,
     provider_for,
 )
 from builderos.agents.providers.base import Sleep
@@ -35,7 +37,7 @@ from builderos.agents.tool_schemas import ToolSet, tool_set
 from builderos.engine import events as ev
 from builderos.engine.agents import AgentCall, AgentRuntime
 from builderos.engine.interfaces import Outputs, StepFailed
-from builderos.policy.redact import Redactor
+from builderos.policy.redact import MASK, Redactor
 
 DEFAULT_MAX_TURNS = 12
 TOOL_RESULT_LIMIT = 20_000  # characters of one tool result sent back to the model
@@ -246,38 +248,46 @@ class LlmAgent:
                     retryable=False,
                 )
             turn += 1
-            if self.budget is not None:
-                self.budget.check()
-            request_event: dict[str, Any] = {
-                "turn": turn,
-                "model": self.provider.model,
-                "provider": self.provider.name,
-                "profile": self.profile_name or call.model_profile,
-                "prompt": prompt_ref,
-                "tools": list(tools.names.values()),
-                "messages": self._event_messages(messages[sent:]),
-            }
-            if turn == 1:
-                request_event.update(
-                    {
-                        "context_packs": rendered.context_packs,
-                        "missing_context_pack_ids": rendered.missing_context_pack_ids,
-                        "unknown_variables": rendered.unknown_variables,
-                    }
-                )
-            sent = len(messages)
-            await call.emit(ev.LLM_REQUEST, request_event)
-            try:
-                response = await self.provider.complete(
-                    ChatRequest(messages=messages, tools=tools.definitions, temperature=temperature)
-                )
-            except ProviderError as exc:
-                raise StepFailed(self.redact_text(str(exc)), retryable=exc.retryable) from None
-            tokens["input"] += response.usage.input_tokens
-            tokens["output"] += response.usage.output_tokens
-            call.provenance["tokens"] = dict(tokens)
-            await call.emit(ev.LLM_RESPONSE, self._response_event(turn, response, tools))
-            await self._charge(call, response)
+            response_on_record = self._from_record(call, turn, tools)
+            if response_on_record is not None:  # a resumed step: this turn was answered before
+                response = response_on_record
+                tokens["input"] += response.usage.input_tokens
+                tokens["output"] += response.usage.output_tokens
+                call.provenance["tokens"] = dict(tokens)
+                sent = len(messages)
+            else:
+                if self.budget is not None:
+                    self.budget.check()
+                request_event: dict[str, Any] = {
+                    "turn": turn,
+                    "model": self.provider.model,
+                    "provider": self.provider.name,
+                    "profile": self.profile_name or call.model_profile,
+                    "prompt": prompt_ref,
+                    "tools": list(tools.names.values()),
+                    "messages": self._event_messages(messages[sent:]),
+                }
+                if turn == 1:
+                    request_event.update(
+                        {
+                            "context_packs": rendered.context_packs,
+                            "missing_context_pack_ids": rendered.missing_context_pack_ids,
+                            "unknown_variables": rendered.unknown_variables,
+                        }
+                    )
+                sent = len(messages)
+                await call.emit(ev.LLM_REQUEST, request_event)
+                try:
+                    response = await self.provider.complete(
+                        ChatRequest(messages=messages, tools=tools.definitions, temperature=temperature)
+                    )
+                except ProviderError as exc:
+                    raise StepFailed(self.redact_text(str(exc)), retryable=exc.retryable) from None
+                tokens["input"] += response.usage.input_tokens
+                tokens["output"] += response.usage.output_tokens
+                call.provenance["tokens"] = dict(tokens)
+                await call.emit(ev.LLM_RESPONSE, self._response_event(turn, response, tools))
+                await self._charge(call, response)
             messages.append(Message("assistant", response.text, list(response.tool_calls)))
             if response.tool_calls:
                 for tc in response.tool_calls:
@@ -314,6 +324,34 @@ class LlmAgent:
                     "no prose, no code fences.",
                 )
             )
+
+    def _from_record(self, call: AgentCall, turn: int, tools: ToolSet) -> ChatResponse | None:
+        """The response an earlier process of this run got for `turn`, when it can stand for the
+        model's (the log and the budget have it already). A redacted one cannot — it would feed
+        `[REDACTED]` back as if the model had said it — so from there on the model is asked again."""
+        found = next((r for r in call.recorded if r.get("turn") == turn), None)
+        if found is None or MASK in json.dumps(found, ensure_ascii=False, default=str):
+            call.recorded = []
+            return None
+        wire = {tool: name for name, tool in tools.names.items()}
+        calls = [
+            ToolCall(
+                str(c.get("id") or f"call_{turn}_{i}"),
+                wire.get(str(c.get("tool")), str(c.get("tool"))),
+                dict(c.get("args") or {}),
+            )
+            for i, c in enumerate(found.get("tool_calls") or [])
+            if isinstance(c, Mapping)
+        ]
+        raw_tokens = found.get("tokens")
+        used: Mapping[str, Any] = raw_tokens if isinstance(raw_tokens, Mapping) else {}
+        return ChatResponse(
+            text=str(found.get("text") or ""),
+            tool_calls=calls,
+            usage=Usage(int(used.get("input") or 0), int(used.get("output") or 0)),
+            stop_reason=found.get("stop_reason"),
+            model=str(found.get("model") or self.provider.model),
+        )
 
     async def _charge(self, call: AgentCall, response: ChatResponse) -> None:
         if self.budget is None:

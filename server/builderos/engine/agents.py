@@ -33,6 +33,10 @@ class AgentCall:
     emit: Callable[[str, dict[str, Any]], Awaitable[None]]
     model_profile: str | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: The model responses this attempt already had (`llm.response` data, in turn order) when a run
+    #: is resumed inside the step: the runtime answers those turns from the record instead of
+    #: asking the model again (same conversation, no second bill).
+    recorded: list[dict[str, Any]] = field(default_factory=list)
 
 
 class AgentRuntime(Protocol):

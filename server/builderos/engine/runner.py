@@ -191,7 +191,7 @@ class Engine:
         log = self._log(state, pf)
         heartbeat = asyncio.create_task(self._heartbeat(run_id))
         spent = [] if first else await self._llm_usage(run_id)
-        runner = _RunExecution(self, state, pf, log, spent)
+        runner = _RunExecution(self, state, pf, log, spent, resumed=not first)
         try:
             await log.emit(ev.RUN_STARTED if first else ev.RUN_RESUMED)
             await runner.loop()
@@ -278,6 +278,8 @@ class _RunExecution:
         pf: Preflight,
         log: RunLog,
         spent: list[tuple[dict[str, Any], str | None]] | None = None,
+        *,
+        resumed: bool = False,
     ) -> None:
         self.engine = engine
         self.state = state
@@ -299,6 +301,8 @@ class _RunExecution:
         self.scenario_approvals = stubs.get("approvals") if stubs else None
         self.cancel_checked = -CANCEL_POLL_S
         self.log_folder_made = False
+        self.resumed = resumed  # steps it finds half done may have model answers on record
+        self.resumed_steps: dict[str, int] = {}
         self.base_env = dict(os.environ)
         self.steps_ctx: dict[str, dict[str, Any]] = {
             sid: {"outputs": s.outputs, "status": s.status} for sid, s in state.steps.items()
@@ -705,8 +709,28 @@ class _RunExecution:
             tools,
             emit,
             model_profile=self.pf.agent_provenance(sp.target).get("model_profile"),
+            recorded=await self._recorded_turns(sp.id, attempt),
         )
         return await self.agents.run(call)
+
+    async def _recorded_turns(self, step_id: str, attempt: int) -> list[dict[str, Any]]:
+        """The model responses an earlier process got in this attempt of the step (a resumed run)."""
+        if not self.resumed or self.resumed_steps.get(step_id) == attempt:
+            return []
+        self.resumed_steps[step_id] = attempt  # once per attempt: a later retry starts afresh
+        rows = await self.store.fetch(
+            "SELECT type, data FROM events WHERE run_id = ? AND step_id = ? AND type IN (?, ?) ORDER BY seq",
+            (self.state.id, step_id, ev.STEP_STARTED, ev.LLM_RESPONSE),
+        )
+        turns: list[dict[str, Any]] = []
+        inside = False
+        for type_, raw in rows:
+            data = json.loads(raw)
+            if type_ == ev.STEP_STARTED:
+                inside = inside or data.get("attempt") == attempt
+            elif inside:
+                turns.append(data)
+        return turns
 
     async def _artifact(self, step_id: str, rel: str) -> None:
         path = self.workspace / rel
