@@ -17,6 +17,9 @@ DESK_APPLY = "builderos/deskApply"
 PROMPT_DIFF = "builderos/promptDiff"
 EVAL_RUN = "builderos/evalRun"
 SCENARIO_RUN = "builderos/scenarioRun"
+SCENARIOS = "builderos/scenarios"
+REPLAY = "builderos/replay"
+RUN_DIFF = "builderos/runDiff"
 APPROVAL_PLAN = "builderos/approvalPlan"
 
 RUN_EVENT = "builderos/runEvent"
@@ -24,12 +27,13 @@ APPROVAL_REQUESTED = "builderos/approvalRequested"
 RUNS_CHANGED = "builderos/runsChanged"
 VALIDATED = "builderos/validated"
 
+#: Requests of the editor's views (lsp/editor_requests.py).
+WORKSPACE_INDEX = "builderos/workspaceIndex"
+DEPLOYMENTS = "builderos/deployments"
+DEPLOYMENT_ROLLBACK = "builderos/deploymentRollback"
+
 #: Requests of features this version does not have yet (answered with a clear error, not silence).
-ENGINE_REQUESTS = (
-    DESK_APPLY,
-    EVAL_RUN,
-    SCENARIO_RUN,
-)
+ENGINE_REQUESTS: tuple[str, ...] = ()
 
 #: Commands behind code lenses (workspace/executeCommand).
 CMD_RUN_PIPELINE = "builderos.runPipeline"

@@ -307,6 +307,8 @@ class StubLLM:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._queue: deque[Reply] = deque()
+        self._cycle: list[Reply] = []  # answers repeated in turn once the queue is empty
+        self._cycle_at = 0
         self._release = threading.Event()
         self.requests: list[Recorded] = []
         self.disconnects = 0
@@ -335,6 +337,13 @@ class StubLLM:
             self._queue.extend(replies)
         return self
 
+    def cycle(self, *replies: Reply) -> StubLLM:
+        """Answer with these replies in turn, forever, whenever the queue is empty (a flaky model)."""
+        with self._lock:
+            self._cycle = list(replies)
+            self._cycle_at = 0
+        return self
+
     def start(self) -> StubLLM:
         self._thread.start()
         return self
@@ -358,6 +367,10 @@ class StubLLM:
         with self._lock:
             if self._queue:
                 return self._queue.popleft()
+            if self._cycle:
+                reply = self._cycle[self._cycle_at % len(self._cycle)]
+                self._cycle_at += 1
+                return reply
         return Reply.error(500, "stub: no reply queued")
 
     def _disconnected(self) -> None:

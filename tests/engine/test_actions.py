@@ -37,10 +37,10 @@ def releases(h: Harness, env: str = "stage") -> list[str]:
 
 
 def test_registry_matches_the_catalog() -> None:
-    assert set(BUILTIN_ACTIONS) == set(ACTIONS) - {"desk.apply", "eval.gate"}
+    assert set(BUILTIN_ACTIONS) == set(ACTIONS) - {"desk.apply"}
     for name, action in BUILTIN_ACTIONS.items():
         assert action.name == name
-    assert get_action("eval.gate") is None
+    assert get_action("desk.apply") is None
     assert get_action("nope") is None
     assert require_action("deploy") is BUILTIN_ACTIONS["deploy"]
     with pytest.raises(StepFailed, match=r"unknown action 'desk\.apply'"):

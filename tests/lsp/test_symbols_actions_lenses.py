@@ -137,6 +137,18 @@ async def test_code_lenses_and_their_commands(lsp) -> None:
         found = await lsp.code_lenses(rel)
         assert [(lens.command.title, lens.command.command) for lens in found] == titles
         for lens in found:
+            if lens.command.command == protocol.CMD_RUN_EVAL:  # implemented (tests/evals)
+                answer = await lsp.execute(lens.command)
+                assert [r["suite"] for r in answer["results"]] == ["builder-basic"]
+                continue
+            if lens.command.command in (protocol.CMD_RUN_SCENARIO, protocol.CMD_UPDATE_GOLDEN):
+                answer = await lsp.execute(lens.command)  # implemented (tests/scenarios)
+                assert [r["name"] for r in answer["results"]] == ["add-health"]
+                continue
+            if lens.command.command == protocol.CMD_PROMPT_DIFF:  # implemented (tests/prompts)
+                answer = await lsp.execute(lens.command)
+                assert (answer["name"], answer["to"]) == ("builder", "1.2.0")
+                continue
             with pytest.raises(JsonRpcException) as refused:
                 await lsp.execute(lens.command)
             assert "not available yet" in refused.value.message

@@ -23,6 +23,20 @@ def _add_commands(sub: Any) -> None:
     add_runs(sub)
     add_approvals(sub)
     add_audit(sub)
+    from builderos.cli.diff_cmd import add_diff
+    from builderos.cli.replay_cmd import add_replay
+    from builderos.cli.scenario_cmd import add_scenario
+
+    add_scenario(sub)
+    add_replay(sub)
+    add_diff(sub)
+    from builderos.cli.ci_cmd import add_ci
+    from builderos.cli.eval_cmd import add_eval
+    from builderos.cli.prompt_cmd import add_prompt
+
+    add_prompt(sub)
+    add_eval(sub)
+    add_ci(sub)
 
 
 class _Parser(argparse.ArgumentParser):

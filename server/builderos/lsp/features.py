@@ -18,6 +18,9 @@ FEATURE_MODULES = (
     "builderos.lsp.navigation",
     "builderos.lsp.symbols",
     "builderos.lsp.code_actions",
+    "builderos.lsp.scenario_requests",
+    "builderos.lsp.prompt_requests",
+    "builderos.lsp.eval_requests",
     "builderos.lsp.code_lens",
 )
 

@@ -55,6 +55,14 @@ class Assertion(BosModel):
         description="For llm_judge: the model profile of the judge.",
         examples=["claude"],
     )
+    replies: list[str] = Field(
+        default_factory=list,
+        description=(
+            "For llm_judge with a `scripted` judge profile (offline): the judge's verdicts in order, "
+            "run i of the case gets replies[i % len]; a verdict starts with PASS or FAIL."
+        ),
+        examples=[["PASS", "FAIL: no test in the answer"]],
+    )
 
 
 class EvalCase(BosModel):
@@ -73,6 +81,14 @@ class EvalCase(BosModel):
         alias="assert",
         description="Checks the output must pass; the case passes when all of them do.",
         examples=[[{"type": "contains", "value": "def test_"}]],
+    )
+    replies: list[str | dict[str, Any] | list[Any]] = Field(
+        default_factory=list,
+        description=(
+            "Scripted answers for an offline (`scripted`) model profile, so the suite runs without a "
+            "model: run i of the case gets replies[i % len]; a mapping or list is sent as its JSON text."
+        ),
+        examples=[['{"files": [{"path": "tests/test_health.py"}]}'], [{"files": [{"path": "src/app/x.py"}]}]],
     )
 
 

@@ -134,6 +134,12 @@ class FileExpectation(BosModel):
     exists: bool | None = Field(
         default=None, description="Whether the file must exist (false: must not).", examples=[True]
     )
+    sha256: str | None = Field(
+        default=None,
+        pattern="^[0-9a-f]{64}$",
+        description="The SHA-256 (hex) the file's bytes must have.",
+        examples=["5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"],
+    )
 
 
 class ScenarioExpect(BosModel):
@@ -161,7 +167,10 @@ class ScenarioExpect(BosModel):
     )
     golden: str | None = Field(
         default=None,
-        description="A golden trace file compared with the run's trace, ids and times normalised.",
+        description=(
+            "A golden trace file (workspace-relative) compared with the run's trace, ids, times, "
+            "time-dependent hashes and absolute paths normalised; `--update-golden` writes it."
+        ),
         examples=["scenarios/golden/add-health.trace.json"],
     )
 

@@ -8,6 +8,7 @@ from typing import Any
 from builderos import __version__
 from builderos.catalog import ACTIONS, EXTRA_APPROVAL_ACTIONS, TOOLS, is_known_tool
 from builderos.model import KIND_MODELS
+from builderos.prompts.drift import changed_without_bump
 from builderos.prompts.refs import is_semver, parse_prompt_ref, resolve, sort_versions, valid_range
 from builderos.validate.context import Context
 from builderos.validate.expressions import Scope, check_expression, check_string
@@ -185,6 +186,15 @@ def _check_prompt(report: Report, ctx: Context, data: dict[str, Any]) -> None:
                     f"the changelog has no entry for version {text}",
                     ("version",),
                     f"add '- {{version: {text}, notes: \"…\"}}' under changelog:",
+                    version=text,
+                )
+            drifted = changed_without_bump(ctx.ws, report.doc.path, data)
+            if drifted is not None:
+                report.add(
+                    "BOS050",
+                    f"the template of {data.get('name')}@{text} changed since a run used it ({drifted})",
+                    ("version",),
+                    f'bump the version: builderos prompt bump {data.get("name")} patch --notes "…"',
                     version=text,
                 )
     for i, entry in enumerate(_list(data.get("changelog"))):

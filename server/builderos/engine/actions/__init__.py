@@ -1,18 +1,28 @@
 """The built-in `uses:` actions (names, params and outputs as in builderos.catalog.ACTIONS).
 
-`desk.apply` and `eval.gate` live elsewhere: `get_action` returns None for them and for unknown names,
+`desk.apply` lives elsewhere: `get_action` returns None for it and for unknown names,
 `require_action` fails the step.
 """
 
 from __future__ import annotations
 
 from builderos.engine.actions.deploy import Deploy, LocalTargets, Rollback
+from builderos.engine.actions.eval_gate import EvalGate
 from builderos.engine.actions.files import FsWrite
 from builderos.engine.actions.gitops import GitBranch, GitCommit, GitPr
 from builderos.engine.actions.http import HttpCheck
 from builderos.engine.interfaces import Action, StepFailed
 
-_ALL: tuple[Action, ...] = (GitBranch(), GitCommit(), GitPr(), FsWrite(), HttpCheck(), Deploy(), Rollback())
+_ALL: tuple[Action, ...] = (
+    GitBranch(),
+    GitCommit(),
+    GitPr(),
+    FsWrite(),
+    HttpCheck(),
+    Deploy(),
+    Rollback(),
+    EvalGate(),
+)
 
 BUILTIN_ACTIONS: dict[str, Action] = {a.name: a for a in _ALL}
 
@@ -33,6 +43,7 @@ def require_action(name: str) -> Action:
 __all__ = [
     "BUILTIN_ACTIONS",
     "Deploy",
+    "EvalGate",
     "FsWrite",
     "GitBranch",
     "GitCommit",
