@@ -16,13 +16,19 @@ def _add_commands(sub: Any) -> None:
     """Every command family (imported here, so `serve` can start without them)."""
     from builderos.cli.approvals_cmd import add_approvals
     from builderos.cli.audit_cmd import add_audit
+    from builderos.cli.desk_cmd import add_desk
+    from builderos.cli.pack_cmd import add_pack
     from builderos.cli.runs_cmd import add_runs
+    from builderos.cli.trust_cmd import add_trust
     from builderos.cli.validate_cmd import add_validate
 
     add_validate(sub)
     add_runs(sub)
     add_approvals(sub)
     add_audit(sub)
+    add_desk(sub)
+    add_pack(sub)
+    add_trust(sub)
     from builderos.cli.diff_cmd import add_diff
     from builderos.cli.replay_cmd import add_replay
     from builderos.cli.scenario_cmd import add_scenario

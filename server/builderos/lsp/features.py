@@ -21,6 +21,7 @@ FEATURE_MODULES = (
     "builderos.lsp.scenario_requests",
     "builderos.lsp.prompt_requests",
     "builderos.lsp.eval_requests",
+    "builderos.lsp.desk_requests",
     "builderos.lsp.code_lens",
 )
 

@@ -1,0 +1,5 @@
+"""${{ params.title }}."""
+
+from ${{ params.package }}.app import app
+
+__all__ = ["app"]
