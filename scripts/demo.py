@@ -1,14 +1,19 @@
 """The demo: a fresh workspace from the example, checked, then the feature pipeline run end to end.
 
-Everything is real and offline: the scripted model answers from scenario stubs, commands (pytest)
+Everything is real and offline by default: the scripted model answers from scenario stubs, commands (pytest)
 run for real, git commits for real, the deploy goes to a local target (release folders served on
 127.0.0.1), approvals are decided on the command line after showing the diff. The second run ships
 a regression: its verify step fails and triggers a real rollback. Then the timeline and
 `audit verify`.
+
+With a real model (`--profile local`, a profile of the example's builderos.yaml, or a profile of
+your own: `--base-url URL --model NAME [--provider openai|anthropic] [--api-key-env VAR]`), run 1
+has no scenario: the agents ask that model, and their file writes still stop for approval.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -86,9 +91,29 @@ def git(ws: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=ws, check=True, capture_output=True)
 
 
-def prepare(tmp: Path) -> Path:
+LIVE_GOAL = (
+    "Add a health check: a function health() returning 'ok' in src/app/health.py, a pytest test "
+    "for it in tests/test_health.py, and a file named health at the workspace root containing ok"
+)
+
+
+def use_model(ws: Path, profile: str, custom: dict[str, str] | None) -> None:
+    """Point the agents at a real model: the project's default profile and the builder's."""
+    project = ws / "builderos.yaml"
+    text = project.read_text()
+    if custom is not None:
+        fields = ", ".join(f"{k}: {json.dumps(v)}" for k, v in custom.items())
+        text = text.replace("  profiles:\n", f"  profiles:\n    {profile}: {{{fields}}}\n", 1)
+    project.write_text(text.replace("default: offline", f"default: {profile}", 1))
+    builder = ws / "agents" / "builder.yaml"
+    builder.write_text(builder.read_text().replace("model: offline", f"model: {profile}", 1))
+
+
+def prepare(tmp: Path, profile: str | None = None, custom: dict[str, str] | None = None) -> Path:
     ws = tmp / "shop"
     shutil.copytree(EXAMPLE, ws)
+    if profile is not None:
+        use_model(ws, profile, custom)
     (ws / "scenarios" / "demo-good.yaml").write_text(GOOD)
     (ws / "scenarios" / "demo-regression.yaml").write_text(REGRESSION)
     policy = ws / "builderos.policy.yaml"
@@ -137,17 +162,44 @@ def approve_until_done(ws: Path, run_id: str) -> int:
     return 1
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="The BuilderOS demo (offline unless a model is named).")
+    parser.add_argument("--profile", help="a model profile for run 1 (the example has 'local' and 'claude')")
+    parser.add_argument(
+        "--base-url", help="a model server of your own for run 1 (OpenAI-compatible by default)"
+    )
+    parser.add_argument("--model", help="the model name on that server")
+    parser.add_argument("--provider", default="openai", choices=["openai", "anthropic"])
+    parser.add_argument("--api-key-env", help="the environment variable that holds the API key")
+    args = parser.parse_args(argv)
+    if (args.base_url is None) != (args.model is None):
+        parser.error("--base-url and --model go together")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    custom: dict[str, str] | None = None
+    profile = args.profile
+    if args.base_url:
+        custom = {"provider": args.provider, "base_url": args.base_url, "model": args.model}
+        if args.api_key_env:
+            custom["api_key_env"] = args.api_key_env
+        profile = "demo"
     with tempfile.TemporaryDirectory(prefix="builderos-demo-") as tmp:
-        ws = prepare(Path(tmp))
+        ws = prepare(Path(tmp), profile, custom)
         say(f"A fresh workspace from the example, in {ws}")
         builderos(ws, "validate", check=True)
 
         say(
             "Run 1: the feature pipeline adds a health check (stops at each approval; we approve from the CLI)"
         )
-        first = builderos(ws, "run", "feature", "--scenario", "demo-good", "--no-wait", "--json")
+        if profile is None:
+            first = builderos(ws, "run", "feature", "--scenario", "demo-good", "--no-wait", "--json")
+        else:
+            say(f"Run 1 asks the model of profile '{profile}'")
+            first = builderos(ws, "run", "feature", "--input", f"goal={LIVE_GOAL}", "--no-wait", "--json")
         if first.returncode not in (0, 3):
             raise SystemExit(f"demo failed: run 1 exited {first.returncode}")
         run1 = json.loads(first.stdout)["id"]

@@ -146,7 +146,13 @@ def test_a_scenario_that_cannot_start_fails_at_its_pipeline_key(lab: Path) -> No
     assert out["results"][0]["runId"] is None
 
 
-def test_the_shop_example_reports_its_failures_at_their_lines(shop: Path) -> None:
+def test_the_shop_example_passes_and_reports_failures_at_their_lines(shop: Path) -> None:
+    assert cli_json(shop, "scenario", "run", "add-health")["results"][0]["passed"] is True
+    scenario = shop / "scenarios" / "add-health.yaml"
+    text = scenario.read_text()
+    plan = next(line for line in text.splitlines() if "step: plan" in line)
+    # a plan that is not the JSON the builder's prompt asks for: the run fails at `plan`
+    scenario.write_text(text.replace(plan, '    - {step: plan, respond: "1. add the route 2. add a test"}'))
     out = cli_json(shop, "scenario", "run", "add-health", code=1)
     (result,) = out["results"]
     status = next(f for f in result["failures"] if f["message"].startswith("expected the run"))
