@@ -6,10 +6,13 @@ A chain of 200 varied records is written once to a real SQLite file through the 
 
 from __future__ import annotations
 
+import argparse
 import enum
 import hashlib
 import io
+import itertools
 import json
+import multiprocessing
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -20,7 +23,9 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from builderos.store import audit
+from builderos.cli import audit_cmd
+from builderos.cli.common import UserError
+from builderos.store import audit, audit_parallel
 from builderos.store.audit import (
     AUDIT_DDL,
     GENESIS_HASH,
@@ -37,6 +42,7 @@ from builderos.store.audit import (
     verify_db,
     verify_with_head,
 )
+from builderos.store.audit_parallel import FileVerify, plan_ranges, verify_file
 from builderos.store.canonical import canonical_json
 
 N = 200
@@ -440,6 +446,277 @@ async def test_averify_db_matches_verify_db(db: sqlite3.Connection) -> None:
     async with aiosqlite.connect(path) as conn:
         assert_bad(await averify_db(conn, chunk_rows=16), 42, "record 42")
         assert (await averify_db(conn)) == verify_db(db)
+
+
+# -- parallel verification of a file ------------------------------------------------------------
+
+BIG = 25_000  # above PARALLEL_MIN_RECORDS, so verify_file splits it
+BIG_WORKERS = 2  # fixed, so that the ranges are the same on any machine
+BIG_RANGES = plan_ranges(BIG, BIG_WORKERS)
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("audit-big") / "builderos.db"
+    build_chain(path, BIG)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")  # as the store keeps it: readers run beside the writer
+    conn.close()
+    return path
+
+
+@pytest.fixture
+def big(big_file: Path, tmp_path: Path) -> Iterator[tuple[Path, sqlite3.Connection]]:
+    """A fresh copy of the large chain, and a connection to tamper with it (left open, as a daemon would)."""
+    path = tmp_path / "builderos.db"
+    shutil.copyfile(big_file, path)
+    conn = sqlite3.connect(path)
+    yield path, conn
+    conn.close()
+
+
+def both(path: Path, conn: sqlite3.Connection, **kwargs: Any) -> tuple[FileVerify, audit.VerifyResult]:
+    """verify_file (2 workers) and the sequential verify_db over the same file."""
+    return verify_file(path, workers=BIG_WORKERS, **kwargs), verify_db(conn, **kwargs)
+
+
+def test_the_large_chain_plan_has_several_ranges() -> None:
+    assert len(BIG_RANGES) >= 4 and BIG_RANGES[0][0] == 1 and BIG_RANGES[-1][1] == BIG
+    assert all(b + 1 == c for (_, b), (c, _) in itertools.pairwise(BIG_RANGES))
+
+
+def test_a_large_chain_verifies_in_parallel_as_sequentially(big: tuple[Path, sqlite3.Connection]) -> None:
+    path, conn = big
+    parallel, sequential = both(path, conn)
+    assert parallel.strategy == "parallel" and parallel.note is None
+    assert (parallel.workers, parallel.ranges) == (BIG_WORKERS, len(BIG_RANGES))
+    assert sequential.ok and sequential.count == BIG and sequential.head_seq == BIG
+    assert sequential.head_hash == read_head(conn)[1]
+    assert parallel.result == sequential
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
+def test_parallel_workers_take_only_the_fast_path(
+    big: tuple[Path, sqlite3.Connection], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def slow(*args: object) -> None:
+        raise AssertionError(f"the careful path ran for {args[0]}")
+
+    monkeypatch.setattr(audit, "_full_check", slow)  # forked workers inherit the patch
+    found = verify_file(big[0], workers=BIG_WORKERS, start_method="fork")
+    assert found.strategy == "parallel" and found.result.ok and found.result.count == BIG
+
+
+def test_parallel_verify_with_spawned_workers(big: tuple[Path, sqlite3.Connection]) -> None:
+    """What a multi-threaded caller gets: fresh interpreters that import the worker."""
+    path, conn = big
+    found = verify_file(path, workers=BIG_WORKERS, start_method="spawn")
+    assert found.strategy == "parallel"
+    assert found.result == verify_db(conn)
+
+
+def test_small_logs_and_one_worker_stay_sequential(
+    chain_file: tuple[Path, list[tuple[int, bytes]]], big: tuple[Path, sqlite3.Connection]
+) -> None:
+    small = verify_file(chain_file[0], workers=BIG_WORKERS)
+    assert small.strategy == "sequential" and small.result.ok and small.result.count == N
+    path, conn = big
+    single = verify_file(path, workers=1)
+    assert single.strategy == "sequential" and single.result == verify_db(conn)
+    assert verify_file(path, workers=BIG_WORKERS, min_records=BIG + 1).strategy == "sequential"
+
+
+def test_an_empty_log_verifies_sequentially(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "empty.db")
+    conn.executescript(AUDIT_DDL)
+    conn.close()
+    found = verify_file(tmp_path / "empty.db", workers=BIG_WORKERS, min_records=0)
+    assert found.strategy == "sequential"
+    assert found.result.ok and found.result.count == 0 and found.result.head_hash == GENESIS_HASH
+
+
+def assert_same_failure(
+    path: Path, conn: sqlite3.Connection, bad_seq: int, *words: str, **kwargs: Any
+) -> FileVerify:
+    """The parallel verdict is the sequential one, word for word, reached by falling back."""
+    parallel, sequential = both(path, conn, **kwargs)
+    assert_bad(sequential, bad_seq, *words)
+    assert parallel.result == sequential
+    assert parallel.strategy == "fallback" and parallel.note, parallel
+    return parallel
+
+
+def second_range_seqs() -> list[int]:
+    start, end = BIG_RANGES[1]
+    return [start, (start + end) // 2, end]
+
+
+@pytest.mark.parametrize("seq", second_range_seqs())
+@pytest.mark.parametrize("field", ["details", "hash", "prev_hash", "seq"])
+def test_a_flipped_byte_in_the_second_range_is_named_as_sequentially(
+    big: tuple[Path, sqlite3.Connection], seq: int, field: str
+) -> None:
+    path, conn = big
+    raw = stored(conn, seq)
+    start, end = value_spans(raw)[field]
+    put(conn, seq, flip(raw, (start + end) // 2))
+    assert_same_failure(path, conn, seq, f"record {seq}")
+
+
+def boundary_seqs() -> list[int]:
+    return [1, BIG_RANGES[1][1], BIG_RANGES[2][0], BIG_RANGES[-1][0]]
+
+
+@pytest.mark.parametrize("seq", boundary_seqs())
+def test_a_deleted_record_at_a_range_boundary_is_named_as_sequentially(
+    big: tuple[Path, sqlite3.Connection], seq: int
+) -> None:
+    path, conn = big
+    conn.execute("DELETE FROM audit WHERE seq = ?", (seq,))
+    conn.commit()
+    assert_same_failure(path, conn, seq, "missing")
+
+
+def test_deleted_ranges_across_a_boundary_are_named_as_sequentially(
+    big: tuple[Path, sqlite3.Connection],
+) -> None:
+    path, conn = big
+    boundary = BIG_RANGES[2][0]
+    conn.execute("DELETE FROM audit WHERE seq BETWEEN ? AND ?", (boundary - 3, boundary + 3))
+    conn.commit()
+    assert_same_failure(path, conn, boundary - 3, "missing")
+
+
+def test_a_deleted_tail_is_an_intact_prefix_in_parallel_too(big: tuple[Path, sqlite3.Connection]) -> None:
+    path, conn = big
+    head = verify_db(conn).head_hash
+    conn.execute("DELETE FROM audit WHERE seq > ?", (BIG - 10,))
+    conn.commit()
+    parallel, sequential = both(path, conn)
+    assert parallel.strategy == "parallel" and sequential.ok and sequential.count == BIG - 10
+    assert parallel.result == sequential
+    assert_same_failure(path, conn, BIG - 9, "ends at record", expected_head_hash=head)
+
+
+def test_records_swapped_across_ranges_are_named_as_sequentially(
+    big: tuple[Path, sqlite3.Connection],
+) -> None:
+    path, conn = big
+    a, b = BIG_RANGES[0][1] - 5, BIG_RANGES[2][0] + 5
+    raw_a, raw_b = stored(conn, a), stored(conn, b)
+    put(conn, a, raw_b)
+    put(conn, b, raw_a)
+    assert_same_failure(path, conn, a, f"record {a}", "seq column says")
+
+
+def test_renumbered_rows_swapped_across_ranges_are_named_as_sequentially(
+    big: tuple[Path, sqlite3.Connection],
+) -> None:
+    """The rows (all columns) trade places: the seq column now disagrees with each record's content."""
+    path, conn = big
+    a, b = BIG_RANGES[1][0], BIG_RANGES[3][1]
+    with conn:
+        conn.execute("UPDATE audit SET seq = -1 WHERE seq = ?", (a,))
+        conn.execute("UPDATE audit SET seq = ? WHERE seq = ?", (a, b))
+        conn.execute("UPDATE audit SET seq = ? WHERE seq = -1", (b,))
+    assert_same_failure(path, conn, a, f"record {a}")
+
+
+def test_a_rewritten_record_at_a_range_start_breaks_the_link(big: tuple[Path, sqlite3.Connection]) -> None:
+    """Rewriting the last record of a range with its own hash recomputed: caught at the next range's start."""
+    path, conn = big
+    seq = BIG_RANGES[1][1]
+    old = parse_record(stored(conn, seq))
+    _, raw = make_record(
+        old.prev_hash,
+        seq,
+        old.ts,
+        old.actor,
+        old.action,
+        old.entity_type,
+        old.entity_id,
+        "success",
+        {**old.details, "approved_by": "mallory"},
+    )
+    put(conn, seq, raw)
+    assert_same_failure(
+        path, conn, seq + 1, f"record {seq + 1}: its prev_hash is not the hash of record {seq}"
+    )
+
+
+def test_a_changed_head_hash_column_is_named_in_parallel_too(big: tuple[Path, sqlite3.Connection]) -> None:
+    path, conn = big
+    conn.execute("UPDATE audit SET hash = ? WHERE seq = ?", ("ab" * 32, BIG))
+    conn.commit()
+    parallel, sequential = both(path, conn)
+    assert_bad(sequential, BIG, f"record {BIG}: its hash column")
+    assert parallel.result == sequential
+    assert parallel.strategy == "parallel"  # the ranges were intact: only the column is wrong
+
+
+def test_the_expected_head_in_parallel(big: tuple[Path, sqlite3.Connection]) -> None:
+    path, conn = big
+    middle = parse_record(stored(conn, (BIG_RANGES[1][0] + BIG_RANGES[1][1]) // 2)).hash
+    range_start = parse_record(stored(conn, BIG_RANGES[2][0])).prev_hash  # the last hash of range 2
+    for head in (read_head(conn)[1], middle, range_start, GENESIS_HASH):
+        parallel, sequential = both(path, conn, expected_head_hash=head)
+        assert sequential.ok and sequential.count == BIG
+        assert parallel.strategy == "parallel" and parallel.result == sequential
+    another = hashlib.sha256(b"another log").hexdigest()
+    assert_same_failure(path, conn, BIG + 1, "does not contain the expected head", expected_head_hash=another)
+    with pytest.raises(ValueError, match="64 lowercase hex"):
+        verify_file(path, workers=BIG_WORKERS, expected_head_hash="not-a-hash")
+
+
+def test_workers_that_cannot_run_leave_the_verdict_to_the_sequential_pass(
+    big: tuple[Path, sqlite3.Connection], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise OSError("no processes today")
+
+    monkeypatch.setattr(audit_parallel, "_run_ranges", broken)
+    path, conn = big
+    found = verify_file(path, workers=BIG_WORKERS)
+    assert found.strategy == "fallback" and found.note is not None and "no processes today" in found.note
+    assert found.result == verify_db(conn) and found.result.ok
+
+
+def test_cli_audit_verify_uses_the_parallel_path(
+    big: tuple[Path, sqlite3.Connection],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path, conn = big
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "builderos.yaml").write_text("name: ws\n")
+    (ws / ".builderos").symlink_to(path.parent)  # the store is the copy that `conn` tampers with
+    strategies: list[str] = []
+    real = audit_parallel.verify_file
+
+    def spy(*args: Any, **kwargs: Any) -> FileVerify:
+        found = real(*args, **kwargs)
+        strategies.append(found.strategy)
+        return found
+
+    monkeypatch.setattr(audit_parallel, "verify_file", spy)
+    args = argparse.Namespace(workspace=str(ws), json=True, workers=BIG_WORKERS)
+    assert audit_cmd.cmd_verify(args) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "ok": True,
+        "count": BIG,
+        "first_bad_seq": None,
+        "reason": None,
+    }
+    seq = BIG_RANGES[1][0] + 7
+    put(conn, seq, flip(stored(conn, seq), 50))
+    assert audit_cmd.cmd_verify(args) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["ok"] is False and out["first_bad_seq"] == seq and out["count"] == seq - 1
+    assert strategies == ["parallel", "fallback"]
+    with pytest.raises(UserError, match="--workers"):
+        audit_cmd.cmd_verify(argparse.Namespace(workspace=str(ws), json=False, workers=0))
 
 
 # -- export -----------------------------------------------------------------------------------

@@ -34,6 +34,12 @@ writer chained to that previous hash (anything else takes a sha256 collision), s
 what the writer put there. Only a record that fails is parsed (``json.loads``), checked field by
 field and described.
 
+A large log on disk is verified by `builderos.store.audit_parallel.verify_file` (what ``builderos
+audit verify`` runs): the same fast check over contiguous seq ranges in worker processes, each
+starting from the prev_hash its first record claims, then the links between the ranges are
+checked; on any problem the sequential pass runs from the start, so the verdict (first bad record,
+reason) is always the sequential one.
+
 What a hash chain cannot show: records removed from the *end* (the remaining prefix is a valid
 chain), or a chain rewritten from some record on by someone who recomputes every later hash. Keep
 the head hash somewhere else (a run record, a commit, a ticket) and check against it with
@@ -389,21 +395,22 @@ class ChainVerifier:
         if self._problem is not None:
             return False
         prev, expect, want = self._prev, self._next, self._want
-        member, sha = _MEMBER, _sha256
+        member, sha, quote = _MEMBER, _sha256, b'"'
         try:
             for seq, rec in rows:
-                # The fast check (module docstring): one sha256 over slices, compared as exact hex.
-                # A record without the member (at == -1) fails it too: its "hash" would have to be
-                # the sha256 of bytes that contain it.
+                # The fast check (module docstring): sha256 of the previous hash and the two slices
+                # around the member, fed one after the other (no joined copy of the record), then
+                # the 65 bytes after ,"hash":" must be exactly that lowercase hex and the closing
+                # quote. A record without the member (at == -1) fails it too: its "hash" would have
+                # to be the sha256 of bytes that contain it; one too short compares unequal.
                 try:
                     at = rec.rfind(member)
-                    stored = sha(prev + rec[:at] + rec[at + 74 :]).hexdigest().encode()
-                    fine = (
-                        rec.startswith(stored, at + 9)
-                        and rec[at + 73] == 34  # the member's closing quote
-                        and seq == expect
-                    )
-                except (AttributeError, TypeError, IndexError):  # not bytes, or too short
+                    digest = sha(prev)
+                    digest.update(rec[:at])
+                    digest.update(rec[at + 74 :])
+                    stored = digest.hexdigest().encode()
+                    fine = seq == expect and rec[at + 9 : at + 74] == stored + quote
+                except (AttributeError, TypeError):  # not bytes (None, a number, a TEXT column's str)
                     fine = False
                 if not fine:
                     checked = _full_check(seq, rec, prev.decode("ascii"), expect, self.first_seq)
@@ -419,6 +426,11 @@ class ChainVerifier:
             self._count += expect - self._next
             self._prev, self._next, self._want = prev, expect, want
         return True
+
+    @property
+    def expected_head_seen(self) -> bool:
+        """True once the record with hash ``expect_head`` has been fed (or when none was asked for)."""
+        return self._want is None
 
     def result(self) -> VerifyResult:
         """The verdict for everything fed so far (the end of the log is here)."""
