@@ -314,3 +314,30 @@ async def test_a_cut_output_does_not_keep_half_a_secret(tmp_path: Path) -> None:
     assert len(result["stdout"]) <= OUTPUT_LIMIT + 3
     assert "QQQQ" not in result["stdout"]  # the cut fell inside the key: the whole word is dropped
     assert result["stdout"].startswith("[…] ")
+
+
+def test_a_secret_in_an_approval_comment_is_not_kept(tmp_path: Path) -> None:
+    key = "sk-" + "A1b2C3d4" * 5
+    ws = tmp_path / "ws"
+    for rel, text in {
+        "builderos.yaml": PROJECT,
+        "builderos.policy.yaml": POLICY,
+        "agents/reader.yaml": AGENT,
+        "prompts/reader.yaml": PROMPT,
+        "ship/leak.yaml": PIPELINE,
+        "scenarios/leak.yaml": scenario("sk-" + "z" * 30, "tok-not-in-env"),
+        "src/config.py": "API_KEY = ''\n",
+    }.items():
+        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ws / rel).write_text(text)
+    env = {**os.environ, "BOS_TEST_TOKEN": "tok" + secrets.token_hex(16)}
+    run = cli(ws, env, "run", "leak", "--scenario", "leak", "--no-wait", "--json")
+    assert run.returncode == 3, run.stderr
+    pending = json.loads(cli(ws, env, "approvals", "--json").stdout)
+    decided = cli(ws, env, "approve", pending[0]["id"], "--comment", f"fine, the key {key} is a test key")
+    assert decided.returncode == 0, decided.stderr
+    shown = cli(ws, env, "audit", "export").stdout
+    assert "fine, the key [REDACTED] is a test key" in shown
+    for path in (ws / ".builderos").rglob("*"):
+        if path.is_file():
+            assert key.encode() not in path.read_bytes(), path

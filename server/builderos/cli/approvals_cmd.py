@@ -9,6 +9,7 @@ from typing import Any
 from builderos.cli.common import EXIT_OK, UserError, add_workspace_option, find_workspace
 from builderos.cli.store_access import with_store
 from builderos.engine import approvals
+from builderos.engine.preflight import workspace_redactor
 from builderos.engine.runner import _user
 from builderos.store.db import Store
 
@@ -54,7 +55,12 @@ def cmd_decide(args: argparse.Namespace) -> int:
     async def go(store: Store) -> dict[str, Any]:
         try:
             return await approvals.resolve(
-                store, args.id, args.decision, {"type": "user", "id": _user(), "source": "cli"}, comment
+                store,
+                args.id,
+                args.decision,
+                {"type": "user", "id": _user(), "source": "cli"},
+                comment,
+                workspace_redactor(ws).text,
             )
         except LookupError as exc:
             raise UserError(str(exc), "list requests with 'builderos approvals'") from None

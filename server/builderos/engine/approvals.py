@@ -91,9 +91,19 @@ async def pending(store: Store) -> list[dict[str, Any]]:
 
 
 async def resolve(
-    store: Store, approval_id: str, decision: str, by: dict[str, Any], comment: str | None
+    store: Store,
+    approval_id: str,
+    decision: str,
+    by: dict[str, Any],
+    comment: str | None,
+    redact: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
-    """Record a decision (approve or deny) on a pending request; refuses a second decision."""
+    """Record a decision (approve or deny) on a pending request; refuses a second decision.
+
+    The comment is a person's free text: it goes through `redact` (the workspace's secrets)
+    before it is stored, audited or shown."""
+    if comment is not None and redact is not None:
+        comment = redact(comment)
     current = await get(store, approval_id)
     if current is None:
         raise LookupError(f"no approval request '{approval_id}'")

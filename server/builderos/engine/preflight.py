@@ -94,6 +94,22 @@ def _errors(ws: Workspace, rels: list[str]) -> list[tuple[str, Diagnostic]]:
     return [(rel, d) for rel, ds in results.items() for d in ds if d.severity == "error"]
 
 
+def symbols_redactor(symbols: Any) -> Redactor:
+    """The policy's secrets (env names, patterns) and the model profiles' key variables."""
+    policy = dict(symbols.policy.data) if symbols.policy else None
+    key_envs = [
+        str(p.data.get("api_key_env")) for p in symbols.profiles.values() if p.data.get("api_key_env")
+    ]
+    return Redactor.from_policy(policy, key_envs)
+
+
+def workspace_redactor(workspace: Path) -> Redactor:
+    """The redactor of a workspace, for what reaches the store outside a run (approval comments)."""
+    ws = Workspace(workspace)
+    ws.scan()
+    return symbols_redactor(ws.symbols)
+
+
 def preflight(
     workspace: Path, pipeline: str, scenario: str | None = None, expected_sha: str | None = None
 ) -> Preflight:
@@ -143,10 +159,7 @@ def preflight(
     project = dict(symbols.project.data) if symbols.project else {}
     policy = dict(symbols.policy.data) if symbols.policy else None
     agents = {name: dict(r[0].data) for name, r in symbols.agents.items()}
-    key_envs = [
-        str(p.data.get("api_key_env")) for p in symbols.profiles.values() if p.data.get("api_key_env")
-    ]
-    redactor = Redactor.from_policy(policy, key_envs)
+    redactor = symbols_redactor(symbols)
     raw_inputs = scenario_data.get("inputs")
     inputs: dict[str, Any] = dict(raw_inputs) if isinstance(raw_inputs, dict) else {}
     return Preflight(ws, plan, policy, project, agents, scenario_data, redactor, inputs)

@@ -21,7 +21,7 @@ from builderos.cli.timeline_view import timeline_rows
 from builderos.engine import approvals
 from builderos.engine.events import FINAL_RUN_STATES, Event
 from builderos.engine.inputs import InputError
-from builderos.engine.preflight import PreflightError
+from builderos.engine.preflight import PreflightError, symbols_redactor
 from builderos.engine.record import build_record
 from builderos.engine.runlog import load_events, load_state, run_summaries
 from builderos.engine.runner import Engine, RunError, RunOptions, owner_alive
@@ -251,6 +251,7 @@ def handlers(server: BuilderOSServer, service: RunService) -> dict[str, Handler]
                 decision,
                 {"type": "user", "id": "editor", "source": "daemon"},
                 p.get("comment"),
+                symbols_redactor(service.server.index.symbols).text if service.server.index else None,
             )
         except (LookupError, ValueError) as exc:
             raise RunRequestError(message=str(exc)) from None
