@@ -102,6 +102,7 @@ def run_cli(
         capture_output=True,
         text=True,
         encoding="utf-8",
+        stdin=subprocess.DEVNULL,  # never a terminal: commands that could ask, do not
         timeout=timeout,
         check=False,
     )

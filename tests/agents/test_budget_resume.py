@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.helpers import run_cli, write
 
 from agents.stub_llm import Reply, StubLLM
 
@@ -35,19 +36,12 @@ def make_ws(tmp: Path, stub: StubLLM) -> Path:
         ),
     }
     for rel, text in files.items():
-        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
-        (ws / rel).write_text(text)
+        write(ws, rel, text)
     return ws
 
 
 def cli(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "builderos", *args, "--workspace", str(ws)],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
+    return run_cli(*args, "--workspace", ws, timeout=180)
 
 
 def test_a_resumed_run_keeps_counting_against_its_budget(tmp_path: Path, stub: StubLLM) -> None:

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.helpers import run_cli, write
+
 from builderos.store.audit import verify_db
 
 SERVER = Path(__file__).resolve().parents[1] / "fixtures" / "mcp" / "notes_server.py"
@@ -68,19 +70,12 @@ stubs:
 """,
     }
     for rel, text in files.items():
-        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
-        (ws / rel).write_text(text)
+        write(ws, rel, text)
     return ws, notes
 
 
 def cli(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "builderos", *args, "--workspace", str(ws)],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=180,
-    )
+    return run_cli(*args, "--workspace", ws, timeout=180)
 
 
 def query(ws: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from builderos.desks.errors import DeskError
+from builderos.engine.actions._common import fsync_dir
 from builderos.engine.crashpoints import crashpoint
 
 TXN_DIR = Path(".builderos") / "desks" / "txn"
@@ -63,20 +64,7 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)
 
 
 def _missing_dirs(dest: Path, rels: list[str]) -> list[str]:
