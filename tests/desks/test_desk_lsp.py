@@ -2,51 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-import pytest_lsp
-from lsprotocol import types
-from pytest_lsp import ClientServerConfig
 
 from builderos import protocol
-from lsp.conftest import CAPABILITIES, SHOP, RecordingClient, Session, make_client
-
-
-@pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("ws") / "shop"
-    shutil.copytree(SHOP, root)
-    return root
-
-
-@pytest_lsp.fixture(
-    scope="module",
-    config=ClientServerConfig(
-        server_command=[sys.executable, "-m", "builderos", "serve", "--stdio"], client_factory=make_client
-    ),
-)
-async def client(lsp_client: RecordingClient, shop: Path) -> AsyncIterator[None]:
-    await lsp_client.initialize_session(
-        types.InitializeParams(
-            capabilities=CAPABILITIES,
-            root_uri=shop.as_uri(),
-            workspace_folders=[types.WorkspaceFolder(uri=shop.as_uri(), name="shop")],
-            initialization_options={"debounceMs": 10},
-        )
-    )
-    yield
-    await lsp_client.shutdown_session()
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def lsp(client: RecordingClient, shop: Path) -> AsyncIterator[Session]:
-    yield Session(client, shop)
+from lsp.conftest import Session
 
 
 def plain(obj: Any) -> Any:
