@@ -18,6 +18,7 @@ FEATURE_MODULES = (
     "builderos.lsp.navigation",
     "builderos.lsp.symbols",
     "builderos.lsp.code_actions",
+    "builderos.lsp.editor_requests",
     "builderos.lsp.scenario_requests",
     "builderos.lsp.prompt_requests",
     "builderos.lsp.eval_requests",

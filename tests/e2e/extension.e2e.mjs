@@ -1,0 +1,484 @@
+// End to end in a real VS Code: the views, BOS020 in the Problems panel and cleared by a fix, ▶ Run on the
+// feature pipeline with its input, the live timeline, every approval reviewed in the diff editor and
+// approved, the run succeeded in the Runs view, its provenance, and the scenario in the Test Explorer.
+// Each step saves a screenshot under test-artifacts/e2e/. Prints "N passed, M failed".
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import {
+  PYTHON,
+  ROOT,
+  ensureTools,
+  makeWorkspace,
+  openBrowser,
+  palette,
+  startCodeServer,
+  typeInQuickInput,
+  webviewFrame,
+} from "./vscode.mjs";
+
+const SHOTS = join(ROOT, "test-artifacts", "e2e");
+const BROKEN = `kind: pipeline
+name: broken
+description: a pipeline with a typo in an agent name
+steps:
+  - id: plan
+    agent: buildr
+`;
+const SCENARIO = readFileSync(
+  join(ROOT, "tests", "e2e", "fixtures", "e2e-feature.yaml"),
+  "utf8",
+);
+
+let passed = 0;
+let failed = 0;
+let step = 0;
+
+async function check(name, page, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (err) {
+    failed++;
+    console.log(`FAIL ${name}: ${err.message.split("\n")[0]}`);
+  }
+  step++;
+  const file = join(
+    SHOTS,
+    `${String(step).padStart(2, "0")}-${name.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}.png`,
+  );
+  await page.screenshot({ path: file }).catch(() => undefined);
+}
+
+/** Ctrl+P with the focus taken back from any webview (keys typed into a webview stay there). */
+async function quickOpen(page, text) {
+  const name = text.split("/").pop();
+  for (let attempt = 0; attempt < 4; attempt++) {
+    await page.keyboard.press("Escape"); // a quick input left open by a failed step
+    await page
+      .locator(".command-center .command-center-center")
+      .first()
+      .click(); // the title bar's search box
+    if (
+      !(await typeInQuickInput(page, text).then(
+        () => true,
+        () => false,
+      ))
+    )
+      continue;
+    const row = page
+      .locator(".quick-input-list .monaco-list-row", { hasText: name })
+      .first();
+    if (
+      !(await row.waitFor({ timeout: 5_000 }).then(
+        () => true,
+        () => false,
+      ))
+    )
+      continue;
+    if (
+      (await page
+        .locator(".quick-input-widget input:visible")
+        .first()
+        .inputValue()) !== text
+    )
+      continue;
+    await page.keyboard.press("Enter");
+    const opened = page.locator(".tab.active", { hasText: name }).first();
+    if (
+      await opened.waitFor({ timeout: 5_000 }).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+  }
+  throw new Error(`could not open ${text}`);
+}
+
+/** Opens the BuilderOS view container unless it is already showing (a second click would hide it). */
+async function showBuilderOS(page) {
+  if (
+    await page
+      .locator(".part.sidebar .pane-header", { hasText: "Runs" })
+      .first()
+      .isVisible()
+  )
+    return;
+  await page
+    .locator(
+      '.activitybar a[aria-label^="BuilderOS"], .activitybar li[aria-label^="BuilderOS"]',
+    )
+    .first()
+    .click({ timeout: 30_000 });
+}
+
+function must(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+async function main() {
+  ensureTools();
+  rmSync(SHOTS, { recursive: true, force: true });
+  mkdirSync(SHOTS, { recursive: true });
+  const { base, ws } = makeWorkspace({
+    "ship/broken.yaml": BROKEN,
+    "scenarios/e2e-feature.yaml": SCENARIO,
+  });
+  const logs = [];
+  const server = await startCodeServer(base, ws, (l) => logs.push(l));
+  for (const signal of ["SIGINT", "SIGTERM"]) {
+    process.on(signal, () => {
+      server.stop();
+      rmSync(base, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
+  let browser;
+  try {
+    const opened = await openBrowser(server.port, ws);
+    browser = opened.browser;
+    const page = opened.page;
+
+    await check("BuilderOS views", page, async () => {
+      await showBuilderOS(page);
+      for (const title of [
+        "Runs",
+        "Approvals",
+        "Pipelines",
+        "Agents",
+        "Prompts",
+        "Policies",
+        "Desks",
+        "Deployments",
+      ]) {
+        await page
+          .locator(".pane-header", { hasText: title })
+          .first()
+          .waitFor({ timeout: 20_000 });
+      }
+      await page
+        .locator(".monaco-list-row", { hasText: "feature" })
+        .first()
+        .waitFor({ timeout: 30_000 });
+      await page
+        .locator(".monaco-list-row", { hasText: "builder" })
+        .first()
+        .waitFor({ timeout: 10_000 });
+    });
+
+    await check("BOS020 in the Problems panel", page, async () => {
+      await quickOpen(page, "ship/broken.yaml");
+      await page
+        .locator(".monaco-editor .view-lines", { hasText: "buildr" })
+        .first()
+        .waitFor({ timeout: 10_000 });
+      await page.keyboard.press("Control+Shift+M");
+      await page
+        .locator(".markers-panel", { hasText: "BOS020" })
+        .first()
+        .waitFor({ timeout: 30_000 });
+    });
+
+    await check("BOS020 clears once fixed", page, async () => {
+      await page
+        .locator(".markers-panel", { hasText: "BOS020" })
+        .first()
+        .waitFor({ timeout: 5_000 });
+      await page
+        .locator(".monaco-editor .view-lines", { hasText: "buildr" })
+        .first()
+        .click();
+      await page.keyboard.press("Control+G");
+      await page.keyboard.type("6");
+      await page.keyboard.press("Enter");
+      await page.keyboard.press("End");
+      for (let i = 0; i < "buildr".length; i++)
+        await page.keyboard.press("Backspace");
+      await page.keyboard.type("builder");
+      await page.keyboard.press("Control+S");
+      await page
+        .locator(".markers-panel", { hasText: "BOS020" })
+        .first()
+        .waitFor({ state: "detached", timeout: 30_000 });
+      const text = await page.locator(".markers-panel").first().innerText();
+      must(!text.includes("BOS020"), "BOS020 still shown");
+    });
+
+    let runFrame;
+    await check(
+      "▶ Run the feature pipeline opens its timeline",
+      page,
+      async () => {
+        await quickOpen(page, "ship/feature.yaml");
+        const lens = page
+          .locator(".codelens-decoration a", { hasText: "▶ Run" })
+          .first();
+        await lens.waitFor({ timeout: 30_000 });
+        await lens.click();
+        const input = page.locator(".quick-input-widget input");
+        await page
+          .locator(".quick-input-widget", { hasText: "goal" })
+          .first()
+          .waitFor({ timeout: 15_000 });
+        await typeInQuickInput(page, "Add a /health endpoint");
+        await page.keyboard.press("Enter");
+        await page
+          .locator(".quick-input-list .monaco-list-row", {
+            hasText: "Scenario e2e-feature",
+          })
+          .first()
+          .waitFor({ timeout: 15_000 });
+        await typeInQuickInput(page, "e2e-feature");
+        await page.keyboard.press("Enter");
+        runFrame = await webviewFrame(page, "#lanes .lane", 30_000);
+        await runFrame
+          .locator(".lane-label", { hasText: "plan" })
+          .waitFor({ timeout: 20_000 });
+        await runFrame
+          .locator(".lane-label", { hasText: "generate" })
+          .waitFor({ timeout: 20_000 });
+      },
+    );
+
+    let approved = 0;
+    await check("Approvals reviewed as diffs and approved", page, async () => {
+      const deadline = Date.now() + 120_000;
+      while (Date.now() < deadline && approved < 3) {
+        const review = page
+          .locator(".notification-toast", { hasText: "approval needed" })
+          .locator("a.monaco-button, .monaco-button", { hasText: "Review" })
+          .first();
+        await review.waitFor({ timeout: 60_000 });
+        await review.click();
+        const dialog = page.locator(".monaco-dialog-box");
+        const approveTitle = page
+          .locator(
+            '.editor-actions [aria-label="Approve"], .editor-actions a[aria-label^="Approve"]',
+          )
+          .first();
+        await Promise.race([
+          dialog.waitFor({ timeout: 20_000 }),
+          approveTitle.waitFor({ timeout: 20_000 }),
+        ]);
+        if (await dialog.isVisible()) {
+          await page.screenshot({
+            path: join(SHOTS, `approval-${approved + 1}-gate.png`),
+          });
+          await dialog
+            .locator(".monaco-button", { hasText: "Approve" })
+            .first()
+            .click();
+        } else {
+          await page
+            .locator(".monaco-diff-editor")
+            .first()
+            .waitFor({ timeout: 10_000 });
+          await page.screenshot({
+            path: join(SHOTS, `approval-${approved + 1}-diff.png`),
+          });
+          await approveTitle.click();
+        }
+        approved++;
+      }
+      must(approved === 3, `approved ${approved} of 3 requests`);
+    });
+
+    await check(
+      "The run succeeds in the Runs view and the timeline",
+      page,
+      async () => {
+        await showBuilderOS(page);
+        await page
+          .locator(".pane-body .monaco-list-row", { hasText: "succeeded" })
+          .first()
+          .waitFor({ timeout: 90_000 });
+        const frame = await webviewFrame(page, "#status.s-succeeded", 30_000);
+        must((await frame.locator(".lane").count()) >= 8, "fewer than 8 lanes");
+        await frame.locator(".lane-label", { hasText: "generate" }).click();
+        await frame
+          .locator("#detail h2", { hasText: "generate" })
+          .waitFor({ timeout: 10_000 });
+        await frame
+          .locator("#detail", { hasText: "builder@1.2.0" })
+          .waitFor({ timeout: 10_000 });
+      },
+    );
+
+    await check("Provenance of the run", page, async () => {
+      await palette(page, "BuilderOS: Show Provenance");
+      await page
+        .locator(".quick-input-list .monaco-list-row", { hasText: "feature" })
+        .first()
+        .waitFor({ timeout: 10_000 });
+      await page.keyboard.press("Enter");
+      const frame = await webviewFrame(page, "body.provenance-run", 20_000);
+      await frame
+        .locator("text=builder@1.2.0")
+        .first()
+        .waitFor({ timeout: 5_000 });
+      await frame
+        .locator("text=src/app/health.py")
+        .first()
+        .waitFor({ timeout: 5_000 });
+      await page.screenshot({ path: join(SHOTS, "provenance.png") });
+      // close it: a focused webview keeps the keyboard (and the next steps need the workbench's)
+      await page
+        .locator(".tab.active .action-label.codicon-close")
+        .first()
+        .click();
+    });
+
+    await check(
+      "Approval plan lens lists the steps that will stop",
+      page,
+      async () => {
+        await quickOpen(page, "ship/feature.yaml");
+        const lens = page
+          .locator(".codelens-decoration a", { hasText: "Approval plan" })
+          .first();
+        await lens.waitFor({ timeout: 20_000 });
+        await lens.click();
+        const plan = page
+          .locator(".quick-input-widget", {
+            hasText: "Approval plan of feature",
+          })
+          .first();
+        await plan.waitFor({ timeout: 15_000 });
+        for (const stepId of ["generate", "pr"]) {
+          await plan
+            .locator(".monaco-list-row", { hasText: stepId })
+            .first()
+            .waitFor({ timeout: 5_000 });
+        }
+        await page.screenshot({ path: join(SHOTS, "approval-plan.png") });
+        await page.keyboard.press("Escape");
+      },
+    );
+
+    await check(
+      "A file written by the run names its run and step on hover",
+      page,
+      async () => {
+        await quickOpen(page, "src/app/health.py");
+        const word = page
+          .locator(".monaco-editor .view-line", { hasText: "def health" })
+          .first();
+        await word.waitFor({ timeout: 10_000 });
+        await word.hover({ position: { x: 10, y: 5 } });
+        await page
+          .locator(".monaco-hover", { hasText: "step generate" })
+          .first()
+          .waitFor({ timeout: 15_000 });
+      },
+    );
+
+    await check(
+      "Deny asks for a reason and the decision reaches the daemon",
+      page,
+      async () => {
+        await palette(page, "BuilderOS: Run Pipeline…");
+        const input = page.locator(".quick-input-widget input");
+        await page
+          .locator(".quick-input-list .monaco-list-row", { hasText: "feature" })
+          .first()
+          .waitFor({ timeout: 10_000 });
+        await typeInQuickInput(page, "feature");
+        await page.keyboard.press("Enter");
+        await page
+          .locator(".quick-input-widget", { hasText: "goal" })
+          .first()
+          .waitFor({ timeout: 15_000 });
+        await typeInQuickInput(page, "Try again");
+        await page.keyboard.press("Enter");
+        await page
+          .locator(".quick-input-list .monaco-list-row", {
+            hasText: "Scenario e2e-feature",
+          })
+          .first()
+          .waitFor({ timeout: 15_000 });
+        await typeInQuickInput(page, "e2e-feature");
+        await page.keyboard.press("Enter");
+        const review = page
+          .locator(".notification-toast", { hasText: "approval needed" })
+          .locator(".monaco-button", { hasText: "Review" })
+          .first();
+        await review.waitFor({ timeout: 60_000 });
+        await review.click();
+        const deny = page
+          .locator(
+            '.editor-actions [aria-label="Deny"], .editor-actions a[aria-label^="Deny"]',
+          )
+          .first();
+        // the files exist from the first run, so this run asks only at its gate: Deny in the dialog
+        const dialog = page.locator(".monaco-dialog-box");
+        await Promise.race([
+          deny.waitFor({ timeout: 20_000 }),
+          dialog.waitFor({ timeout: 20_000 }),
+        ]);
+        if (await dialog.isVisible())
+          await dialog
+            .locator(".monaco-button", { hasText: "Deny" })
+            .first()
+            .click();
+        else await deny.click();
+        await page
+          .locator(".quick-input-widget", { hasText: "Why?" })
+          .first()
+          .waitFor({ timeout: 10_000 });
+        await page.screenshot({ path: join(SHOTS, "deny-reason.png") });
+        await typeInQuickInput(page, "not this way");
+        await page.keyboard.press("Enter");
+        await showBuilderOS(page);
+        await page
+          .locator(".pane-body .monaco-list-row", {
+            hasText: "No approvals waiting",
+          })
+          .first()
+          .waitFor({ timeout: 20_000 });
+        // the decision and its reason reached the daemon's store
+        const denied = execFileSync(
+          PYTHON,
+          [
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute(\"select status, body from approvals where status='denied'\").fetchall())",
+            join(ws, ".builderos", "builderos.db"),
+          ],
+          { encoding: "utf8" },
+        );
+        must(
+          denied.includes("not this way"),
+          `no denied approval with the reason: ${denied.trim()}`,
+        );
+      },
+    );
+
+    await check("Scenarios in the Test Explorer", page, async () => {
+      await palette(page, "View: Show Testing");
+      await page
+        .locator(".test-explorer .monaco-list-row", { hasText: "e2e-feature" })
+        .first()
+        .waitFor({ timeout: 30_000 });
+      await page
+        .locator(".test-explorer .monaco-list-row", { hasText: "add-health" })
+        .first()
+        .waitFor({ timeout: 5_000 });
+    });
+  } finally {
+    await browser?.close().catch(() => undefined);
+    server.stop();
+    if (failed) console.log(logs.join("").split("\n").slice(-30).join("\n"));
+    rmSync(base, { recursive: true, force: true, maxRetries: 3 });
+  }
+  console.log(`screenshots: ${SHOTS}`);
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  console.log(`${passed} passed, ${failed + 1} failed`);
+  process.exit(1);
+});
