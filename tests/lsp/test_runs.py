@@ -265,3 +265,49 @@ async def test_a_pending_approval_survives_a_killed_daemon(tmp_path: Path) -> No
         await d2.stop()
     assert (ws / "gated.txt").read_text() == "gated\n"
     assert cli(ws, "audit", "verify").returncode == 0
+
+
+async def test_a_denied_gate_fails_its_step_and_the_run_ends_from_the_editor_and_the_cli(
+    tmp_path: Path,
+) -> None:
+    ws = make_ws(tmp_path)
+    d = await Daemon(ws).start()
+    try:
+        run_id = (await d.request(protocol.RUN_START, {"pipeline": "p"}))["runId"]
+        await d.until(lambda: d.status(run_id) == "awaiting_approval")
+        pending = await d.request(protocol.APPROVALS, {})
+        await d.request(
+            protocol.APPROVAL_RESOLVE, {"id": pending[0]["id"], "decision": "deny", "comment": "not today"}
+        )
+        await d.until(lambda: d.status(run_id) == "failed")
+        record = await d.request(protocol.RUN, {"runId": run_id})
+    finally:
+        await d.stop()
+    gate = next(s for s in record["steps"] if s["id"] == "gate")
+    assert gate["status"] == "failed" and "not today" in gate["error"]
+    assert not (ws / "gated.txt").exists()
+    # the same from the CLI: deny, then resume ends the run as failed, one line, no traceback
+    started = cli(ws, "run", "p", "--no-wait", "--json")
+    assert started.returncode == 3
+    second = json.loads(started.stdout)["id"]
+    request = json.loads(cli(ws, "approvals", "--json").stdout)[0]["id"]
+    assert cli(ws, "deny", request, "--reason", "not now either").returncode == 0
+    resumed = cli(ws, "resume", second)
+    assert resumed.returncode == 1 and "Traceback" not in resumed.stderr
+    assert json.loads(cli(ws, "show", second, "--json").stdout)["status"] == "failed"
+
+
+async def test_a_starting_daemon_does_not_resend_the_stores_history(tmp_path: Path) -> None:
+    ws = make_ws(tmp_path)
+    assert cli(ws, "run", "p", "--approve-all").returncode == 0
+    d = await Daemon(ws).start()
+    try:
+        await asyncio.sleep(1.5)  # several watch intervals
+        assert d.events == []  # the finished run is history: the editor asks for it
+        later = await asyncio.to_thread(cli, ws, "run", "slow", "--approve-all")
+        assert later.returncode == 0
+        await d.until(lambda: any(e["event"]["type"] == "run.finished" for e in d.events))
+        streamed = [e["event"]["seq"] for e in d.events]
+        assert streamed == list(range(1, len(streamed) + 1))  # the new run, all of it, in order
+    finally:
+        await d.stop()

@@ -207,9 +207,11 @@ def _run_status_after(type_: str, data: dict[str, Any], state: RunState) -> str 
     return None
 
 
-async def load_events(store: Store, run_id: str) -> list[Event]:
+async def load_events(store: Store, run_id: str, after_seq: int = 0) -> list[Event]:
+    """The run's events in order (those after `after_seq` only, for a reader that has the rest)."""
     rows = await store.fetch(
-        "SELECT seq, step_id, type, ts, data FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
+        "SELECT seq, step_id, type, ts, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq",
+        (run_id, after_seq),
     )
     return [Event(int(r[0]), run_id, r[1], str(r[2]), str(r[3]), json.loads(r[4])) for r in rows]
 

@@ -495,16 +495,21 @@ class _RunExecution:
                 )
                 return
         if sp.gate == "approval":
-            await self._ask(
-                sp,
-                s.attempts or 1,
-                f"gate:{sp.id}",
-                "step",
-                "gate: approval",
-                [],
-                f"step '{sp.id}' ({sp.kind} {sp.target}) waits for approval",
-                risk="medium",
-            )
+            try:
+                await self._ask(
+                    sp,
+                    s.attempts or 1,
+                    f"gate:{sp.id}",
+                    "step",
+                    "gate: approval",
+                    [],
+                    f"step '{sp.id}' ({sp.kind} {sp.target}) waits for approval",
+                    risk="medium",
+                )
+            except StepFailed as exc:  # a person said no: the step fails, the run ends as it should
+                await self.log.emit(ev.STEP_FINISHED, sp.id, {"status": "failed", "error": str(exc)})
+                await self._on_failure(sp)
+                return
         attempt = max(s.attempts, 1) if s.status in ("running", "awaiting_approval") else s.attempts + 1
         if s.status == "retrying" and s.retry_at is not None:
             await asyncio.sleep(max(0.0, s.retry_at - self.store.clock.now()))

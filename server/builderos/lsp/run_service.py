@@ -166,25 +166,34 @@ class RunService:
         """Runs started or advanced by other processes (the CLI): stream their events and changes."""
         assert self.server.index is not None
         db = self.server.index.root / ".builderos" / "builderos.db"
+        # what the store held when the daemon started is history, not news: the editor asks for it
+        # (runs, timeline) instead of receiving every old event again
+        baseline = db.is_file()
         while self.store is None and not db.is_file():
             await asyncio.sleep(WATCH_INTERVAL)
         store = await self.ensure_store()
         while True:
-            await asyncio.sleep(WATCH_INTERVAL)
+            if not baseline:
+                await asyncio.sleep(WATCH_INTERVAL)
             try:
                 rows = await store.fetch("SELECT id, status, last_seq FROM runs")
             except Exception:
+                await asyncio.sleep(WATCH_INTERVAL)
+                continue
+            if baseline:
+                for run_id, status, last_seq in rows:
+                    self.seen.setdefault(run_id, (status, last_seq))
+                baseline = False
                 continue
             for run_id, status, last_seq in rows:
                 known = self.seen.get(run_id)
                 if run_id in self.active or known == (status, last_seq):
                     continue
                 since = known[1] if known else 0
-                for event in await load_events(store, run_id):
-                    if event.seq > since:
-                        self.server.protocol.notify(
-                            protocol.RUN_EVENT, {"runId": run_id, "event": event.envelope()}
-                        )
+                for event in await load_events(store, run_id, since):
+                    self.server.protocol.notify(
+                        protocol.RUN_EVENT, {"runId": run_id, "event": event.envelope()}
+                    )
                 self.seen[run_id] = (status, last_seq)
                 self.server.protocol.notify(protocol.RUNS_CHANGED, {"runId": run_id, "status": status})
 
