@@ -8,6 +8,7 @@ import type { ProvenancePanel } from "./panels/provenance";
 import type { TimelinePanels } from "./panels/timeline";
 import type { Node, Views } from "./views/trees";
 import { Method, ServerCommand, type PipelineInfo, type RunSummary, type WorkspaceIndex } from "./protocol";
+import { replayReport, runDiffReport, type ReplayResult, type RunDiff } from "./core/reports";
 
 export interface Parts {
   daemon: Daemon;
@@ -171,11 +172,16 @@ async function showPromptDiff(parts: Parts, name: string, from: string, to: stri
   }
 }
 
-async function pickRun(parts: Parts, title: string): Promise<string | undefined> {
+async function showReport(markdown: string): Promise<void> {
+  const doc = await vscode.workspace.openTextDocument({ content: markdown, language: "markdown" });
+  await vscode.window.showTextDocument(doc, { preview: true });
+}
+
+async function pickRun(parts: Parts, title: string, except?: string): Promise<string | undefined> {
   const runs = await parts.daemon.request<RunSummary[]>(Method.runs);
   const pick = await vscode.window.showQuickPick(
     runs
-      .slice()
+      .filter((r) => r.id !== except)
       .reverse()
       .map((r) => ({ label: r.id, description: `${r.pipeline} · ${r.status}` })),
     { title },
@@ -254,6 +260,31 @@ export function registerCommands(context: vscode.ExtensionContext, parts: Parts)
   reg("builderos.showFileProvenance", async (arg?: unknown) => {
     const uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
     if (uri) await parts.provenance().showFile(uri);
+  });
+  reg("builderos.compareRuns", async (arg?: unknown) => {
+    const a = runIdOf(arg) ?? (await pickRun(parts, "Compare run…"));
+    if (!a) return;
+    const b = await pickRun(parts, `Compare run ${a} with…`, a);
+    if (!b) return;
+    try {
+      const diff = await parts.daemon.request<RunDiff>(Method.runDiff, { runA: a, runB: b });
+      await showReport(runDiffReport(diff));
+    } catch (err) {
+      void vscode.window.showErrorMessage(`BuilderOS: ${(err as Error).message}`);
+    }
+  });
+  reg("builderos.replayRun", async (arg?: unknown) => {
+    const id = runIdOf(arg) ?? (await pickRun(parts, "Replay run"));
+    if (!id) return;
+    try {
+      const result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Replaying run ${id}…` },
+        () => parts.daemon.request<ReplayResult>(Method.replay, { runId: id }),
+      );
+      await showReport(replayReport(result));
+    } catch (err) {
+      void vscode.window.showErrorMessage(`BuilderOS: ${(err as Error).message}`);
+    }
   });
   reg("builderos.cancelRun", async (arg?: unknown) => {
     const id = runIdOf(arg) ?? (await pickRun(parts, "Cancel run"));

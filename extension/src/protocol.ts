@@ -20,6 +20,8 @@ export const Method = {
   workspaceIndex: "builderos/workspaceIndex",
   deployments: "builderos/deployments",
   deploymentRollback: "builderos/deploymentRollback",
+  replay: "builderos/replay",
+  runDiff: "builderos/runDiff",
 } as const;
 
 export const Notification = {

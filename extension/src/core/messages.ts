@@ -6,7 +6,9 @@ export type FromWebview =
   | { type: "openProvenance"; step?: string }
   | { type: "openFile"; path: string }
   | { type: "painted"; ms: number }
-  | { type: "scrollStats"; frames: number[] };
+  | { type: "scrollStats"; frames: number[] }
+  | { type: "compare" }
+  | { type: "replay" };
 
 const SAFE_NAME = /^[A-Za-z0-9_.:@/-]{1,200}$/;
 
@@ -17,6 +19,10 @@ export function parseWebviewMessage(raw: unknown): FromWebview | undefined {
   switch (m.type) {
     case "ready":
       return { type: "ready" };
+    case "compare":
+      return { type: "compare" };
+    case "replay":
+      return { type: "replay" };
     case "selectStep":
       return typeof m.step === "string" && SAFE_NAME.test(m.step)
         ? { type: "selectStep", step: m.step }

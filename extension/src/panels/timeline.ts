@@ -89,6 +89,10 @@ export class TimelinePanels {
         void panel.webview.postMessage({ type: "stepDetail", ...(await this.stepDetail(runId, msg.step)) });
       } else if (msg.type === "openProvenance") {
         await this.openProvenance(runId, msg.step);
+      } else if (msg.type === "compare") {
+        await vscode.commands.executeCommand("builderos.compareRuns", runId);
+      } else if (msg.type === "replay") {
+        await vscode.commands.executeCommand("builderos.replayRun", runId);
       } else if (msg.type === "painted") {
         this.stats.painted.push(msg.ms);
       } else if (msg.type === "scrollStats") {
@@ -129,7 +133,7 @@ export class TimelinePanels {
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <link rel="stylesheet" href="${style}"><title>Run timeline</title></head>
 <body>
-<header><h1 id="run">Run</h1><span id="status" class="status">loading</span><span id="count"></span></header>
+<header><h1 id="run">Run</h1><span id="status" class="status">loading</span><span id="count"></span><button id="compare" class="link">Compare with…</button><button id="replay" class="link">Replay</button></header>
 <section aria-label="Steps" id="lanes" role="grid"><div id="lanes-inner"></div></section>
 <section aria-label="Events" id="events" tabindex="0"><div id="events-inner"></div></section>
 <section aria-label="Step details" id="detail"><p>Select a step to see its logs, outputs and provenance.</p></section>

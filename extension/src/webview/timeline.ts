@@ -117,6 +117,11 @@ function renderList(): void {
   inner.replaceChildren(frag);
 }
 
+function wireHeader(): void {
+  $("compare").addEventListener("click", () => vscode.postMessage({ type: "compare" }));
+  $("replay").addEventListener("click", () => vscode.postMessage({ type: "replay" }));
+}
+
 function select(step: string): void {
   selected = step;
   lanesDirty = true;
@@ -205,4 +210,5 @@ $("lanes").addEventListener("keydown", (e) => {
   else return;
   e.preventDefault();
 });
+wireHeader();
 vscode.postMessage({ type: "ready" });
