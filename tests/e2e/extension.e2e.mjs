@@ -466,6 +466,23 @@ async function main() {
         .first()
         .waitFor({ timeout: 5_000 });
     });
+
+    await check("Compare the two runs", page, async () => {
+      await palette(page, "BuilderOS: Compare Run with…");
+      const rows = page.locator(".quick-input-list .monaco-list-row");
+      await rows.first().waitFor({ timeout: 15_000 });
+      await page.keyboard.press("Enter"); // the newest run
+      await page
+        .locator(".quick-input-widget", { hasText: "with…" })
+        .first()
+        .waitFor({ timeout: 15_000 });
+      await rows.first().waitFor({ timeout: 15_000 });
+      await page.keyboard.press("Enter"); // the other one
+      await page
+        .locator(".monaco-editor .view-lines", { hasText: "compared with" })
+        .first()
+        .waitFor({ timeout: 30_000 });
+    });
   } finally {
     await browser?.close().catch(() => undefined);
     server.stop();
