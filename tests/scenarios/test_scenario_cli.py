@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.scenarios.conftest import cli, cli_json, run_ids
@@ -177,3 +180,26 @@ def test_a_run_left_waiting_for_an_unscripted_approval_is_checked_then_cancelled
     assert shown["status"] == "cancelled"  # never carried on later, in the user's workspace or elsewhere
     assert cli_json(lab, "approvals") == []
     assert not (lab / "src" / "notes.md").exists()
+
+
+def test_a_scenario_run_killed_midway_is_never_carried_on_in_the_workspace(lab: Path) -> None:
+    before = sorted(p.relative_to(lab).as_posix() for p in lab.rglob("*") if ".builderos" not in p.parts)
+    tmp = lab.parent / "tmp"
+    tmp.mkdir(exist_ok=True)
+    killed = subprocess.run(
+        [sys.executable, "-m", "builderos", "scenario", "run", "release-ok", "--workspace", str(lab)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        env={**os.environ, "TMPDIR": str(tmp), "BUILDEROS_CRASHPOINT": "after-commit:step.finished:1"},
+    )
+    assert killed.returncode == -9
+    (run_id,) = run_ids(lab)
+    resumed = cli(lab, "resume", run_id)
+    assert resumed.returncode == 1 and "Traceback" not in resumed.stderr
+    shown = cli_json(lab, "show", run_id)
+    assert shown["status"] == "cancelled"
+    assert "scratch copy" in (shown.get("error") or json.dumps(shown))
+    after = sorted(p.relative_to(lab).as_posix() for p in lab.rglob("*") if ".builderos" not in p.parts)
+    assert after == before  # the workspace was never touched by the scenario's stubs

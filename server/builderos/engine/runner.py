@@ -42,6 +42,7 @@ from builderos.engine.runlog import Listener, RunLog, load_state, sha256_json
 from builderos.engine.state import RunState
 from builderos.engine.toolbox import ToolBox
 from builderos.expr import evaluate_condition, render_value
+from builderos.policy.redact import Redactor
 from builderos.policy.rules import PolicyView
 from builderos.store.artifacts import store_artifact
 from builderos.store.clock import Ids
@@ -139,6 +140,8 @@ class Engine:
                 "steps": pf.plan.order,
                 "handlers": pf.plan.handlers,
                 "git_before": await _git_head(self.workspace),
+                # a run in a scratch copy (a scenario, a replay) is never carried on elsewhere
+                **({} if self._in_store_workspace() else {"scratch": True}),
             },
             batch=batch,
         )
@@ -180,6 +183,12 @@ class Engine:
         if state.finished:
             record.write_record(self.store.root, state)  # a crash may have come before the mirror
             return state
+        if state.scratch and self._in_store_workspace():
+            return await self._abandon(
+                state,
+                "this run ran in a scenario's scratch copy and cannot be carried on in the workspace; "
+                "run the scenario again",
+            )
         await self._claim(run_id)
         if not first:
             # a resumed run may verify what an earlier process deployed: serve it again, same port
@@ -202,6 +211,18 @@ class Engine:
             await self._release(run_id)
             record.write_record(self.store.root, state, pf)
             await self._close_services()
+        return state
+
+    def _in_store_workspace(self) -> bool:
+        """Whether this engine runs in the workspace its store belongs to (not in a scratch copy)."""
+        return self.workspace == self.store.root.parent.resolve()
+
+    async def _abandon(self, state: RunState, reason: str) -> RunState:
+        """End a run that must not go on here as cancelled, with the reason (nothing else runs)."""
+        log = RunLog(self.store, state, Redactor.from_policy(None), _system_actor(self.options.actor))
+        log.listeners.extend(self.options.listeners)
+        await log.emit(ev.RUN_FINISHED, data={"status": "cancelled", "error": reason})
+        record.write_record(self.store.root, state)
         return state
 
     async def _llm_usage(self, run_id: str) -> list[tuple[dict[str, Any], str | None]]:

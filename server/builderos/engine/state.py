@@ -49,6 +49,7 @@ class RunState:
     pipeline_sha256: str = ""
     inputs: dict[str, Any] = field(default_factory=dict)
     scenario: str | None = None
+    scratch: bool = False  # the run was made in a scratch copy of the workspace
     status: str = "queued"
     created_at: str | None = None
     started_at: str | None = None
@@ -83,6 +84,7 @@ class RunState:
             self.pipeline_sha256 = d.get("pipeline_sha256", "")
             self.inputs = dict(d.get("inputs") or {})
             self.scenario = d.get("scenario")
+            self.scratch = bool(d.get("scratch"))
             self.git_before = d.get("git_before")
             self.options = dict(d.get("options") or {})
             self.created_at = event.ts
