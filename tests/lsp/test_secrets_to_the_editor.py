@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from lsprotocol import types
 from tests.lsp.test_runs import Daemon
-from tests.policy.test_secrets import AGENT, PIPELINE, POLICY, PROJECT, PROMPT, scenario
+from tests.policy.test_secrets import make_leaky_ws
 
 from builderos import protocol
 from builderos.policy.redact import MASK
@@ -42,18 +42,7 @@ async def test_no_secret_in_anything_the_daemon_sends_to_the_editor(
     alphabet = string.ascii_letters + string.digits
     key = "sk-" + "".join(secrets.choice(alphabet) for _ in range(40))
     token = "tok" + secrets.token_hex(16)
-    ws = tmp_path / "ws"
-    for rel, text in {
-        "builderos.yaml": PROJECT,
-        "builderos.policy.yaml": POLICY,
-        "agents/reader.yaml": AGENT,
-        "prompts/reader.yaml": PROMPT,
-        "ship/leak.yaml": PIPELINE,
-        "scenarios/leak.yaml": scenario(key, token),
-        "src/config.py": f'API_KEY = "{key}"\n',
-    }.items():
-        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
-        (ws / rel).write_text(text)
+    ws = make_leaky_ws(tmp_path / "ws", key, token)
     monkeypatch.setenv("BOS_TEST_TOKEN", token)  # the daemon inherits it, as from a user's shell
     daemon = RecordingDaemon(ws)
     await daemon.start()

@@ -111,6 +111,23 @@ def scenario(key: str, token: str) -> str:
     )
 
 
+def make_leaky_ws(ws: Path, key: str, token: str, config_key: str | None = None) -> Path:
+    """The leaky workspace: its agent reads `src/config.py` (holding `config_key`, default `key`)."""
+    files = {
+        "builderos.yaml": PROJECT,
+        "builderos.policy.yaml": POLICY,
+        "agents/reader.yaml": AGENT,
+        "prompts/reader.yaml": PROMPT,
+        "ship/leak.yaml": PIPELINE,
+        "scenarios/leak.yaml": scenario(key, token),
+        "src/config.py": f'API_KEY = "{key if config_key is None else config_key}"\n',
+    }
+    for rel, text in files.items():
+        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ws / rel).write_text(text)
+    return ws
+
+
 @dataclass
 class Leak:
     ws: Path
@@ -135,19 +152,7 @@ def leak(tmp_path_factory: pytest.TempPathFactory) -> Leak:
     alphabet = string.ascii_letters + string.digits
     key = "sk-" + "".join(secrets.choice(alphabet) for _ in range(40))
     token = "tok" + secrets.token_hex(16)  # matches no pattern: only the env list can catch it
-    ws = tmp_path_factory.mktemp("secrets") / "ws"
-    files = {
-        "builderos.yaml": PROJECT,
-        "builderos.policy.yaml": POLICY,
-        "agents/reader.yaml": AGENT,
-        "prompts/reader.yaml": PROMPT,
-        "ship/leak.yaml": PIPELINE,
-        "scenarios/leak.yaml": scenario(key, token),
-        "src/config.py": f'API_KEY = "{key}"\n',
-    }
-    for rel, text in files.items():
-        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
-        (ws / rel).write_text(text)
+    ws = make_leaky_ws(tmp_path_factory.mktemp("secrets") / "ws", key, token)
     env = {**os.environ, "BOS_TEST_TOKEN": token}
     outputs: dict[str, str] = {}
     first = cli(ws, env, "runs", "--json")  # creates the store
@@ -318,18 +323,7 @@ async def test_a_cut_output_does_not_keep_half_a_secret(tmp_path: Path) -> None:
 
 def test_a_secret_in_an_approval_comment_is_not_kept(tmp_path: Path) -> None:
     key = "sk-" + "A1b2C3d4" * 5
-    ws = tmp_path / "ws"
-    for rel, text in {
-        "builderos.yaml": PROJECT,
-        "builderos.policy.yaml": POLICY,
-        "agents/reader.yaml": AGENT,
-        "prompts/reader.yaml": PROMPT,
-        "ship/leak.yaml": PIPELINE,
-        "scenarios/leak.yaml": scenario("sk-" + "z" * 30, "tok-not-in-env"),
-        "src/config.py": "API_KEY = ''\n",
-    }.items():
-        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
-        (ws / rel).write_text(text)
+    ws = make_leaky_ws(tmp_path / "ws", "sk-" + "z" * 30, "tok-not-in-env", config_key="")
     env = {**os.environ, "BOS_TEST_TOKEN": "tok" + secrets.token_hex(16)}
     run = cli(ws, env, "run", "leak", "--scenario", "leak", "--no-wait", "--json")
     assert run.returncode == 3, run.stderr
