@@ -467,6 +467,25 @@ async function main() {
         .waitFor({ timeout: 5_000 });
     });
 
+    await check("Diff with previous version of a prompt", page, async () => {
+      await quickOpen(page, "prompts/builder.yaml");
+      const lens = page
+        .locator(".codelens-decoration a", {
+          hasText: "Diff with previous version",
+        })
+        .first();
+      await lens.waitFor({ timeout: 20_000 });
+      await lens.click();
+      await page
+        .locator(".tab", { hasText: "builder: 1.1.0 ↔ 1.2.0" })
+        .first()
+        .waitFor({ timeout: 20_000 });
+      await page
+        .locator(".monaco-diff-editor")
+        .first()
+        .waitFor({ timeout: 10_000 });
+    });
+
     await check("Compare the two runs", page, async () => {
       await palette(page, "BuilderOS: Compare Run with…");
       const rows = page.locator(".quick-input-list .monaco-list-row");
