@@ -53,6 +53,9 @@ def make_ws(tmp: Path) -> Path:
 class Daemon:
     """A real daemon subprocess with a client that records every builderos/* notification."""
 
+    #: How long a request may take (a scenario or a replay runs a whole pipeline before answering).
+    timeout = 20.0
+
     def __init__(self, ws: Path) -> None:
         self.ws = ws
         self.client = LanguageClient("test", "1")
@@ -89,7 +92,15 @@ class Daemon:
         return self
 
     async def request(self, method: str, params: dict[str, Any]) -> Any:
-        return _plain(await asyncio.wait_for(self.client.protocol.send_request_async(method, params), 20))
+        return _plain(
+            await asyncio.wait_for(self.client.protocol.send_request_async(method, params), self.timeout)
+        )
+
+    async def command(self, name: str, *args: Any) -> Any:
+        result = self.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=name, arguments=list(args))
+        )
+        return _plain(await asyncio.wait_for(result, self.timeout))
 
     async def until(self, predicate: Any, timeout: float = 30.0) -> None:
         async def wait() -> None:

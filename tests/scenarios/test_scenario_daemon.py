@@ -2,65 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
-from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pygls.lsp.client import LanguageClient
+from tests.lsp.test_runs import Daemon as RunsDaemon
 from tests.scenarios.conftest import LAB, copy_ws, run_ids
 
 from builderos import protocol
 
 
-def _plain(value: Any) -> Any:
-    if hasattr(value, "_asdict"):
-        return {k: _plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+class Daemon(RunsDaemon):
+    """The runs tests' daemon; scenario and replay requests run whole pipelines before answering."""
 
-
-class Daemon:
-    def __init__(self, ws: Path) -> None:
-        self.ws = ws
-        self.client = LanguageClient("test", "1")
-
-        @self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-        def on_diagnostics(params: Any) -> None:
-            pass
-
-    async def start(self) -> Daemon:
-        await self.client.start_io(sys.executable, "-m", "builderos", "serve", "--stdio", cwd=str(self.ws))
-        await self.client.initialize_async(
-            types.InitializeParams(capabilities=types.ClientCapabilities(), root_uri=self.ws.as_uri())
-        )
-        self.client.initialized(types.InitializedParams())
-        return self
-
-    async def request(self, method: str, params: dict[str, Any]) -> Any:
-        return _plain(await asyncio.wait_for(self.client.protocol.send_request_async(method, params), 60))
-
-    async def command(self, name: str, *args: Any) -> Any:
-        result = self.client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command=name, arguments=list(args))
-        )
-        return _plain(await asyncio.wait_for(result, 60))
-
-    async def stop(self) -> None:
-        try:
-            await asyncio.wait_for(self.client.shutdown_async(None), 5)
-            self.client.exit(None)
-        except Exception:
-            pass
-        await self.client.stop()
+    timeout = 60.0
 
 
 @pytest_asyncio.fixture
