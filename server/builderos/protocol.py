@@ -32,9 +32,6 @@ WORKSPACE_INDEX = "builderos/workspaceIndex"
 DEPLOYMENTS = "builderos/deployments"
 DEPLOYMENT_ROLLBACK = "builderos/deploymentRollback"
 
-#: Requests of features this version does not have yet (answered with a clear error, not silence).
-ENGINE_REQUESTS: tuple[str, ...] = ()
-
 #: Commands behind code lenses (workspace/executeCommand).
 CMD_RUN_PIPELINE = "builderos.runPipeline"
 CMD_APPROVAL_PLAN = "builderos.approvalPlan"

@@ -11,7 +11,6 @@ log = logging.getLogger("builderos.lsp")
 
 FEATURE_MODULES = (
     "builderos.lsp.sync",
-    "builderos.lsp.engine_requests",
     "builderos.lsp.runs",
     "builderos.lsp.completion",
     "builderos.lsp.hover",
