@@ -107,6 +107,11 @@ def nesting_too_deep(text: str, limit: int = MAX_DEPTH) -> Span | None:
                 break
     if not flow_suspect and _deep_block(limit // 2).search(text) is None:
         return None
+    return _deeper_event(text, limit)
+
+
+def _deeper_event(text: str, limit: int, *, look_before: bool = True) -> Span | None:
+    """Where the event stream first nests deeper than `limit` (the exact scan of `nesting_too_deep`)."""
     depth = 0
     try:
         for event in yaml.parse(text, Loader=_CLoader):
@@ -116,9 +121,23 @@ def nesting_too_deep(text: str, limit: int = MAX_DEPTH) -> Span | None:
                     return point_span(event.start_mark.line, event.start_mark.column)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-    except yaml.YAMLError:
-        return None  # the composer reports the syntax error itself
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        if mark is None or not is_depth_error(exc):
+            return None  # the composer reports the syntax error itself
+        # libyaml (since PyYAML 6.0.4) stops at its own limit of 1000 flow levels while it scans
+        # ahead, before it hands out the first event: the text before that point has the events
+        if look_before and 0 < mark.index < len(text):
+            found = _deeper_event(text[: mark.index], limit, look_before=False)
+            if found is not None:
+                return found
+        return point_span(mark.line, mark.column)
     return None
+
+
+def is_depth_error(exc: yaml.YAMLError) -> bool:
+    """libyaml's own nesting limit (PyYAML >= 6.0.4), which is BOS090, not a syntax error."""
+    return "maximum nesting depth" in str(getattr(exc, "problem", "") or "")
 
 
 def syntax_diagnostic(exc: yaml.YAMLError, line_offset: int = 0) -> Diagnostic:
@@ -254,10 +273,19 @@ def compose(text: str) -> yaml.Node | None:
         return yaml.compose(text, Loader=_CLoader)
 
 
+def _too_deep(where: Span) -> Diagnostic:
+    return Diagnostic.make(
+        "BOS090",
+        f"nesting deeper than {MAX_DEPTH} levels",
+        where,
+        "flatten the structure; BuilderOS files never need this depth",
+    )
+
+
 def load_yaml(text: str) -> LoadedYaml:
+    """Parse one document. Never raises for anything a user can type."""
     from builderos.workspace.strict import strict_check
 
-    """Parse one document. Never raises for anything a user can type."""
     size = len(text.encode("utf-8", "surrogatepass")) if not text.isascii() else len(text)
     if size > MAX_DOCUMENT_BYTES:
         return LoadedYaml(
@@ -274,21 +302,14 @@ def load_yaml(text: str) -> LoadedYaml:
         )
     deep = nesting_too_deep(text)
     if deep is not None:
-        return LoadedYaml(
-            None,
-            None,
-            [
-                Diagnostic.make(
-                    "BOS090",
-                    f"nesting deeper than {MAX_DEPTH} levels",
-                    deep,
-                    "flatten the structure; BuilderOS files never need this depth",
-                )
-            ],
-        )
+        return LoadedYaml(None, None, [_too_deep(deep)])
     try:
         root = compose(text)
     except yaml.YAMLError as exc:
+        if is_depth_error(exc):
+            mark = getattr(exc, "problem_mark", None)
+            where = point_span(mark.line, mark.column) if mark is not None else point_span(0, 0)
+            return LoadedYaml(None, None, [_too_deep(where)])
         return LoadedYaml(None, None, [syntax_diagnostic(exc)])
     except (ValueError, RecursionError, MemoryError) as exc:  # defensive: libyaml edge cases
         return LoadedYaml(None, None, [Diagnostic.make("BOS001", f"YAML error: {exc}", point_span(0, 0), "")])
