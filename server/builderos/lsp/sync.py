@@ -34,8 +34,11 @@ def setup(server: BuilderOSServer) -> None:
     async def initialized(ls: BuilderOSServer, params: types.InitializedParams) -> None:
         assert ls.index is not None
         index = ls.index
+        # queued on the index thread before anything awaits, so every request that reads the index
+        # (queued on the same thread) finds the workspace scanned
+        scanned = asyncio.get_running_loop().run_in_executor(ls.worker, index.scan)
         await _publish_prefetched(ls)
-        await ls.on_worker(index.scan)
+        await scanned
         gc.freeze()  # the scanned workspace is long-lived: keep it out of every later collection
         await ls.revalidate(sorted(index.docs))
         ls.spawn(_watch(ls))
