@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -38,5 +39,6 @@ def run_serve(args: argparse.Namespace) -> int:
         server.start_io()
     # The editor is gone (exit, or its end of the pipe closed). Everything a run did is committed,
     # so leave now rather than wait for worker threads (a store thread, a command being awaited).
-    sys.stdout.flush()
+    with contextlib.suppress(OSError, ValueError):  # the pipe may be closed (ValueError) or broken
+        sys.stdout.flush()
     os._exit(0)
