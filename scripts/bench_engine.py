@@ -201,7 +201,10 @@ def _check_state(state: Any, steps: int) -> None:
 
 def run_ours(ws: Path, pipeline: str, shape: str, n: int) -> dict[str, Any]:
     """One run of `pipeline` in workspace `ws` (store opened before and closed after the timing)."""
+    from builderos import event_loop
     from builderos.store.db import Store
+
+    event_loop.install()  # the event loop the CLI and the daemon run on (builderos/event_loop.py)
 
     steps = steps_of(shape, n)
 

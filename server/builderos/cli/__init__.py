@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from builderos import __version__
+from builderos import __version__, event_loop
 from builderos.cli.common import EXIT_USAGE, UserError, fail
 from builderos.cli.serve_cmd import add_serve
 
@@ -72,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "handler", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    event_loop.install()  # runs, back-offs and time-outs wake on time, in the CLI and the daemon
     try:
         return int(args.handler(args))
     except UserError as exc:
