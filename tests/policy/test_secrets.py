@@ -297,6 +297,18 @@ def test_env_secrets_numbers_and_keys_are_masked() -> None:
     assert redactor.data(data) == {"pin": MASK, "n": 12, MASK: f"x {MASK} y", "ok": True, "short": "ab"}
 
 
+def test_objects_tuples_and_nested_values_are_masked_as_they_would_be_stored() -> None:
+    redactor = Redactor(["TOKEN"], environ={"TOKEN": "tok-value-1"})
+    where = Path("/tmp/tok-value-1/out.txt")  # stored as its text: the text is what gets masked
+    data = {"path": where, "pair": ("tok-value-1", 2), "deep": [{"k": ["x tok-value-1"]}], "p": Path("/a")}
+    assert redactor.data(data) == {
+        "path": f"/tmp/{MASK}/out.txt",
+        "pair": [MASK, 2],
+        "deep": [{"k": [f"x {MASK}"]}],
+        "p": Path("/a"),  # nothing secret: the object itself
+    }
+
+
 async def test_a_cut_output_does_not_keep_half_a_secret(tmp_path: Path) -> None:
     """Output is kept to its last 16,000 characters; a cut through a key must not leave its tail."""
     key = "sk-" + "Q" * 40

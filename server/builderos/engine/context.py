@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,14 +13,15 @@ def expression_context(
     state: RunState,
     steps: Mapping[str, Any],
     workspace: str,
-    base_env: Mapping[str, str],
+    base_env: dict[str, str],
     extra_env: Mapping[str, Any],
 ) -> dict[str, Any]:
     """`steps` is kept current by the run (one entry per step event) instead of rebuilt per call."""
     return {
         "inputs": state.inputs,
         "steps": steps,
-        "env": {**base_env, **{k: str(v) for k, v in extra_env.items()}},
+        # read-only: the run's environment is not copied for every expression
+        "env": ChainMap({k: str(v) for k, v in extra_env.items()}, base_env) if extra_env else base_env,
         "run": {
             "id": state.id,
             "pipeline": state.pipeline,

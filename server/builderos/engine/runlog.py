@@ -21,6 +21,7 @@ from builderos.policy.redact import Redactor
 from builderos.store.db import AuditEntry, Batch, Store, dumps
 
 Listener = Callable[[Event, RunState], None]
+_ENCODE = json.JSONEncoder(default=str, ensure_ascii=False).encode  # built once (see store.db.dumps)
 
 #: Events that change the state of a run, a step or an approval: each gets an audit record.
 AUDITED = {
@@ -185,7 +186,7 @@ def _audit_details(data: dict[str, Any]) -> dict[str, Any]:
         if value is None or type(value) in (bool, int, float) or (type(value) is str and len(value) <= 32):
             out[key] = value  # encodes to at most 6 * 32 + 2 characters: no need to encode it to know
             continue
-        text = json.dumps(value, default=str, ensure_ascii=False)
+        text = _ENCODE(value)
         out[key] = value if len(text) <= 200 else {"sha256": hashlib.sha256(text.encode()).hexdigest()}
     return out
 

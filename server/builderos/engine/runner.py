@@ -52,6 +52,7 @@ log = logging.getLogger("builderos.engine")
 HEARTBEAT_S = 5.0
 CANCEL_POLL_S = 0.25
 STALE_S = 30.0
+RELEASE_SQL = "UPDATE runs SET owner = NULL WHERE id = ? AND owner = ?"
 HOST = socket.gethostname()
 
 
@@ -113,11 +114,17 @@ class Engine:
         self.store = store
         self.options = options or RunOptions()
         self.services: dict[str, Any] = {}
-        self._fresh: dict[str, Preflight] = {}  # runs created here: their preflight, done once
+        self._fresh: dict[str, tuple[Preflight, RunLog]] = {}  # runs created here: preflight done once
 
     # -- public ------------------------------------------------------------------------------------
     async def create(self, pipeline: str, inputs: dict[str, Any], scenario: str | None = None) -> str:
-        """Preflight, check inputs and record a new run (queued); returns its id."""
+        """Preflight, check inputs and record a new run (queued); returns its id once it is committed."""
+        return (await self._create(pipeline, inputs, scenario, wait=True)).run_id
+
+    async def _create(
+        self, pipeline: str, inputs: dict[str, Any], scenario: str | None, *, wait: bool
+    ) -> RunLog:
+        """The run's first event; with `wait=False` it commits with whatever follows (run.started)."""
         pf = preflight(self.workspace, pipeline, scenario)
         values = check_inputs(pf.plan.inputs, {**pf.scenario_inputs, **inputs})
         run_id = self.options.ids.new()
@@ -144,13 +151,14 @@ class Engine:
                 **({} if self._in_store_workspace() else {"scratch": True}),
             },
             batch=batch,
+            wait=wait,
         )
-        self._fresh[run_id] = pf
-        return run_id
+        self._fresh[run_id] = (pf, log)
+        return log
 
     async def start(self, pipeline: str, inputs: dict[str, Any], scenario: str | None = None) -> RunState:
-        run_id = await self.create(pipeline, inputs, scenario)
-        return await self.execute(run_id, first=True)
+        log = await self._create(pipeline, inputs, scenario, wait=False)
+        return await self.execute(log.run_id, first=True)
 
     async def resume(self, run_id: str) -> RunState:
         return await self.execute(run_id, first=False)
@@ -177,6 +185,40 @@ class Engine:
 
     # -- execution ---------------------------------------------------------------------------------
     async def execute(self, run_id: str, *, first: bool) -> RunState:
+        fresh = self._fresh.pop(run_id, None)
+        if first and fresh is not None:
+            # created by this engine a moment ago: its state, preflight and log are at hand, and
+            # the run's row already names this process as its owner
+            pf, log = fresh
+            state = log.state
+        else:
+            loaded = await self._load_to_execute(run_id, first, fresh[0] if fresh else None)
+            if isinstance(loaded, RunState):
+                return loaded
+            state, pf = loaded
+            log = self._log(state, pf)
+        heartbeat = asyncio.create_task(self._heartbeat(run_id))
+        spent = [] if first else await self._llm_usage(run_id)
+        runner = _RunExecution(self, state, pf, log, spent, resumed=not first)
+        try:
+            # like step.started, run.started need not be on disk before the first step: every
+            # effect waits for its own intent (or flushes), which commits everything queued before
+            await log.emit(ev.RUN_STARTED if first else ev.RUN_RESUMED, wait=not first)
+            await runner.loop()
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            if not state.finished:  # a finished run gave up its ownership with run.finished
+                await self._release(run_id)
+            record.write_record(self.store.root, state, pf)
+            await self._close_services()
+        return state
+
+    async def _load_to_execute(
+        self, run_id: str, first: bool, fresh: Preflight | None
+    ) -> RunState | tuple[RunState, Preflight]:
+        """A run from the store, claimed, with its preflight; or its final state if it needs no more."""
         state = await load_state(self.store, run_id)
         if state is None:
             raise RunError(f"no run '{run_id}'", "list runs with 'builderos runs'")
@@ -193,25 +235,10 @@ class Engine:
         if not first:
             # a resumed run may verify what an earlier process deployed: serve it again, same port
             LocalTargets.of(self.services).serve_existing(self.store.root)
-        fresh = self._fresh.pop(run_id, None)
         pf = fresh or preflight(self.workspace, state.pipeline, state.scenario, expected_sha=None)
         if pf.plan.sha256 != state.pipeline_sha256:
             pf = preflight(self.workspace, state.pipeline, state.scenario, expected_sha=state.pipeline_sha256)
-        log = self._log(state, pf)
-        heartbeat = asyncio.create_task(self._heartbeat(run_id))
-        spent = [] if first else await self._llm_usage(run_id)
-        runner = _RunExecution(self, state, pf, log, spent, resumed=not first)
-        try:
-            await log.emit(ev.RUN_STARTED if first else ev.RUN_RESUMED)
-            await runner.loop()
-        finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
-            await self._release(run_id)
-            record.write_record(self.store.root, state, pf)
-            await self._close_services()
-        return state
+        return state, pf
 
     def _in_store_workspace(self) -> bool:
         """Whether this engine runs in the workspace its store belongs to (not in a scratch copy)."""
@@ -271,11 +298,7 @@ class Engine:
 
     async def _release(self, run_id: str) -> None:
         with contextlib.suppress(Exception):
-            await self.store.write(
-                Batch().add(
-                    "UPDATE runs SET owner = NULL WHERE id = ? AND owner = ?", (run_id, owner_token())
-                )
-            )
+            await self.store.write(Batch().add(RELEASE_SQL, (run_id, owner_token())))
 
     async def _heartbeat(self, run_id: str) -> None:
         while True:
@@ -320,10 +343,12 @@ class _RunExecution:
             engine, pf, ScriptedAgent(list(stubs.get("llm") or [])), spent or []
         )
         self.scenario_approvals = stubs.get("approvals") if stubs else None
-        self.cancel_checked = -CANCEL_POLL_S
+        # a resumed run looks for a cancel request at once; a new one first after CANCEL_POLL_S
+        self.cancel_checked = -CANCEL_POLL_S if resumed else time.monotonic()
         self.log_folder_made = False
         self.resumed = resumed  # steps it finds half done may have model answers on record
         self.resumed_steps: dict[str, int] = {}
+        self.step_hashes: dict[str, str] = {}
         self.base_env = dict(os.environ)
         self.steps_ctx: dict[str, dict[str, Any]] = {
             sid: {"outputs": s.outputs, "status": s.status} for sid, s in state.steps.items()
@@ -489,6 +514,7 @@ class _RunExecution:
         await self.log.emit(
             ev.RUN_FINISHED,
             data={"status": status, "error": error, "git_after": await _git_head(self.workspace)},
+            batch=Batch().add(RELEASE_SQL, (self.state.id, owner_token())),
         )
 
     # -- one step ----------------------------------------------------------------------------------
@@ -536,7 +562,7 @@ class _RunExecution:
             await asyncio.sleep(max(0.0, s.retry_at - self.store.clock.now()))
         while True:
             try:
-                with_ = render_value(sp.with_, self._ctx(sp))
+                with_ = render_value(sp.with_, self._ctx(sp)) if sp.with_ else {}
             except Exception as exc:
                 await self.log.emit(ev.STEP_FINISHED, sp.id, {"status": "failed", "error": f"with: {exc}"})
                 return
@@ -547,7 +573,7 @@ class _RunExecution:
             }
             if sp.kind == "agent":
                 started["agent"] = self.pf.agent_provenance(sp.target)
-            started["step_sha256"] = sha256_json(sp.raw)  # the step's definition, for replay
+            started["step_sha256"] = self._step_sha256(sp)  # the step's definition, for replay
             await self.log.emit(ev.STEP_STARTED, sp.id, started, wait=False)
             try:
                 coro = self._execute_kind(sp, attempt, with_)
@@ -616,20 +642,27 @@ class _RunExecution:
             return
         await self._run_step(handler, needs_ok=True)
 
+    def _step_sha256(self, sp: StepPlan) -> str:
+        digest = self.step_hashes.get(sp.id)
+        if digest is None:
+            digest = self.step_hashes[sp.id] = sha256_json(sp.raw)
+        return digest
+
     def _ctx(self, sp: StepPlan) -> dict[str, Any]:
         extra = {**self.plan.env, **sp.env}
         return expression_context(self.state, self.steps_ctx, str(self.workspace), self.base_env, extra)
 
     def _step_log(self, step_id: str) -> Callable[[str], None]:
-        folder = self.store.root / "logs" / self.state.id
-        if not self.log_folder_made:
-            folder.mkdir(parents=True, exist_ok=True)
-            self.log_folder_made = True
-        path = folder / f"{step_id}.log"
+        """The writer of a step's log file, made (with its folder) only when a line comes."""
+        folder = os.path.join(self.store.root, "logs", self.state.id)
+        path = os.path.join(folder, f"{step_id}.log")
         redact = self.pf.redactor.text
 
         def write(line: str) -> None:
-            with path.open("a", encoding="utf-8") as fh:
+            if not self.log_folder_made:
+                os.makedirs(folder, exist_ok=True)
+                self.log_folder_made = True
+            with open(path, "a", encoding="utf-8") as fh:
                 fh.write(redact(line) + "\n")
 
         return write

@@ -82,16 +82,32 @@ class Redactor:
     def data(self, value: Any) -> Any:
         """A copy of JSON-like data with every string redacted (keys too, and numbers that spell a
         secret)."""
+        kind = type(value)  # exact types first: every event's data passes here
+        if kind is str:
+            return self.text(value)
+        if kind is dict:
+            return {
+                self.text(k) if type(k) is str else self.text(str(k)): self.data(v) for k, v in value.items()
+            }
+        if kind is bool or value is None:
+            return value
+        if kind is list:
+            return [self.data(v) for v in value]
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
             return {self.text(str(k)): self.data(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self.data(v) for v in value]
-        if isinstance(value, int | float) and not isinstance(value, bool) and self._any is not None:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if self._any is None:
+                return value
             text = str(value)
             return MASK if self.text(text) != text else value
-        return value
+        # any other object is stored as its text (store.db.dumps): redact that text if it holds a secret
+        text = str(value)
+        clean = self.text(text)
+        return value if clean == text else clean
 
     @classmethod
     def from_policy(cls, policy: Mapping[str, Any] | None, extra_env: Iterable[str] = ()) -> Redactor:
