@@ -15,3 +15,7 @@ if [ ! -f "$STAMP" ] || [ "$ROOT/pyproject.toml" -nt "$STAMP" ]; then
   "$VENV/bin/python" -c "import builderos, pygls, pytest_lsp" && touch "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"
+# Bytecode for the package itself, as pip writes it for an installed wheel: an editable install only
+# gets it when Python may write it on import (not with PYTHONDONTWRITEBYTECODE set, as on CI), and
+# without it every daemon start compiles ~60 modules again (~100 ms on the way to first diagnostics).
+"$VENV/bin/python" -m compileall -q "$ROOT/server/builderos" >/dev/null || true
