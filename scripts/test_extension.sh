@@ -69,10 +69,40 @@ if npm run --silent test >"$unit_log" 2>&1; then ok "unit tests"; else ko "unit 
 grep -E "^# (pass|fail)" "$unit_log" || true
 unit_pass=$(awk '/^# pass/ {print $3}' "$unit_log")
 unit_fail=$(awk '/^# fail/ {print $3}' "$unit_log")
+step "the BuilderOS wheel the .vsix carries (what 'Install BuilderOS' pip-installs)"
+rm -rf python && mkdir -p python
+run_check "pip wheel builderos" "$ROOT/.venv/bin/python" -m pip wheel --no-deps --quiet \
+  --disable-pip-version-check -w python "$ROOT"
 step "package (.vsix)"
 run_check "vsce package" npx --no-install vsce package --no-dependencies --allow-missing-repository \
   --skip-license -o builderos.vsix
 cd "$ROOT"
+step "the packaged wheel installs into a fresh venv and validates the example workspace"
+wheel_check() {
+  local venv
+  venv="$(mktemp -d)/venv"
+  "$ROOT/.venv/bin/python" - extension/builderos.vsix "$venv.whl-dir" <<'PY' || return 1
+import sys, zipfile, pathlib
+names = [n for n in zipfile.ZipFile(sys.argv[1]).namelist() if n.startswith("extension/python/builderos-")]
+assert names, "the .vsix carries no BuilderOS wheel"
+out = pathlib.Path(sys.argv[2]); out.mkdir(parents=True)
+for n in names:
+    (out / pathlib.Path(n).name).write_bytes(zipfile.ZipFile(sys.argv[1]).read(n))
+PY
+  local rc=0
+  python3 -m venv "$venv" || rc=1
+  if [ $rc -eq 0 ]; then
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$venv.whl-dir"/builderos-*.whl \
+      2>&1 | { grep -v "^WARNING: Location" || true; }
+    [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+  fi
+  if [ $rc -eq 0 ]; then
+    (cd tests/fixtures/workspaces/shop && "$venv/bin/python" -m builderos validate >/dev/null) || rc=1
+  fi
+  rm -rf "$(dirname "$venv")"
+  return $rc
+}
+run_check "wheel from the .vsix installs and runs" wheel_check
 
 step "end to end in code-server"
 e2e_log="$(mktemp)"

@@ -12,7 +12,7 @@ import {
   type Middleware,
   type ServerOptions,
 } from "vscode-languageclient/node";
-import { Coalescer, interpreterCandidates } from "./core/models";
+import { Coalescer, installSpec, interpreterCandidates } from "./core/models";
 import { Notification, type RunEvent } from "./protocol";
 
 export type DaemonState = "starting" | "ready" | "failed" | "stopped";
@@ -162,7 +162,11 @@ export class Daemon implements vscode.Disposable {
   /** Creates the private venv and pip-installs the package into it, with progress. */
   private async install(basePython: string): Promise<boolean> {
     const venv = path.join(this.context.globalStorageUri.fsPath, "venv");
-    const spec = vscode.workspace.getConfiguration("builderos").get<string>("installSpec") || "builderos";
+    const spec = installSpec({
+      setting: vscode.workspace.getConfiguration("builderos").get<string>("installSpec"),
+      bundledWheels: bundledWheels(this.context.extensionPath),
+      extensionPath: this.context.extensionPath,
+    });
     const run = (cmd: string, args: string[]) =>
       new Promise<void>((resolve, reject) => {
         this.log.info(`$ ${cmd} ${args.join(" ")}`);
@@ -284,5 +288,14 @@ export class Daemon implements vscode.Disposable {
     void this.stop();
     this.status.dispose();
     this.log.dispose();
+  }
+}
+
+/** The BuilderOS wheels packaged in the .vsix (`python/*.whl`; none in a development checkout). */
+function bundledWheels(extensionPath: string): string[] {
+  try {
+    return fs.readdirSync(path.join(extensionPath, "python")).filter((n) => n.endsWith(".whl"));
+  } catch {
+    return [];
   }
 }

@@ -9,6 +9,7 @@ import {
   deploymentRow,
   formatDuration,
   groupRuns,
+  installSpec,
   interpreterCandidates,
   runLabel,
   statusIcon,
@@ -92,6 +93,24 @@ test("interpreters: the setting, then the workspace .venv, then the Python exten
     }),
     ["python3"],
   );
+});
+
+test("install: the setting, else the newest wheel in the .vsix, else the package name", () => {
+  const wheels = [
+    "builderos-0.9.0-py3-none-any.whl",
+    "builderos-0.10.0-py3-none-any.whl",
+    "README.txt",
+    "other-1.0-py3-none-any.whl",
+  ];
+  assert.equal(
+    installSpec({ setting: " builderos==0.8 ", bundledWheels: wheels, extensionPath: "/ext" }),
+    "builderos==0.8",
+  );
+  assert.equal(
+    installSpec({ setting: "", bundledWheels: wheels, extensionPath: "/ext/" }),
+    "/ext/python/builderos-0.10.0-py3-none-any.whl",
+  );
+  assert.equal(installSpec({ setting: undefined, bundledWheels: [], extensionPath: "/ext" }), "builderos");
 });
 
 test("the proposed file is the current one with the approval's unified diff applied", () => {

@@ -96,6 +96,33 @@ export function interpreterCandidates(opts: {
   return [...new Set(out)];
 }
 
+/**
+ * What `pip install` gets for the private environment: the `builderos.installSpec` setting if set,
+ * else the newest wheel the .vsix carries (`python/builderos-X.Y.Z-py3-none-any.whl`), else the
+ * package name (for a build packaged without one).
+ */
+export function installSpec(opts: {
+  setting: string | undefined;
+  bundledWheels: string[];
+  extensionPath: string;
+}): string {
+  if (opts.setting && opts.setting.trim()) return opts.setting.trim();
+  const version = (name: string): number[] =>
+    (/^builderos-(\d+(?:\.\d+)*)-/.exec(name)?.[1] ?? "0").split(".").map(Number);
+  const newerFirst = (a: string, b: string): number => {
+    const va = version(a);
+    const vb = version(b);
+    for (let i = 0; i < Math.max(va.length, vb.length); i++) {
+      const d = (vb[i] ?? 0) - (va[i] ?? 0);
+      if (d !== 0) return d;
+    }
+    return 0;
+  };
+  const wheels = opts.bundledWheels.filter((n) => /^builderos-.*\.whl$/.test(n)).sort(newerFirst);
+  if (wheels.length) return `${opts.extensionPath.replace(/[\\/]+$/, "")}/python/${wheels[0]}`;
+  return "builderos";
+}
+
 /** The proposed text of a file: `before` with a unified diff applied (hunks in order). */
 export function applyUnifiedDiff(before: string, diff: string): string {
   const src = before === "" ? [] : before.split("\n");
