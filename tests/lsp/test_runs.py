@@ -258,6 +258,37 @@ async def test_an_interrupted_run_is_resumed_when_the_daemon_starts(tmp_path: Pa
     assert seqs == list(range(1, len(seqs) + 1))
 
 
+@pytest.mark.parametrize(
+    "point",
+    [
+        "before-commit:approval.requested:1",
+        "after-commit:approval.requested:1",
+        "before-commit:approval.resolved:1",
+    ],
+)
+async def test_a_run_killed_around_its_approval_is_carried_on(tmp_path: Path, point: str) -> None:
+    """Resumed with the request open, the run says it awaits approval (not 'running'), and goes on."""
+    ws = make_ws(tmp_path)
+    killed = await asyncio.to_thread(
+        cli, ws, "run", "p", "--approve-all", env={**os.environ, "BUILDEROS_CRASHPOINT": point}
+    )
+    assert killed.returncode == -9
+    run_id = sqlite3.connect(ws / ".builderos" / "builderos.db").execute("SELECT id FROM runs").fetchone()[0]
+    d = await Daemon(ws).start()
+    try:
+        await d.until(lambda: d.status(run_id) in ("awaiting_approval", "succeeded"))
+        pending = await d.request(protocol.APPROVALS, {})
+        if pending:  # asked again or still open; a decision made before the kill is simply applied
+            assert [a["run_id"] for a in pending] == [run_id]
+            await d.request(protocol.APPROVAL_RESOLVE, {"id": pending[0]["id"], "decision": "approve"})
+        await d.until(lambda: d.status(run_id) == "succeeded")
+    finally:
+        await d.stop()
+    assert (ws / "gated.txt").read_text() == "gated\n"  # the gated step ran exactly once
+    seqs = [s for s, _ in db_events(ws, run_id)]
+    assert seqs == list(range(1, len(seqs) + 1))
+
+
 async def test_a_pending_approval_survives_a_killed_daemon(tmp_path: Path) -> None:
     ws = make_ws(tmp_path)
     d = await Daemon(ws).start()

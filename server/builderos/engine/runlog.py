@@ -193,7 +193,7 @@ def _audit_details(data: dict[str, Any]) -> dict[str, Any]:
 
 def _run_status_after(type_: str, data: dict[str, Any], state: RunState) -> str | None:
     if type_ in (ev.RUN_STARTED, ev.RUN_RESUMED):
-        return "running"
+        return "awaiting_approval" if state.has_pending_approval() else "running"
     if type_ == ev.RUN_FINISHED:
         return str(data.get("status", "failed"))
     if type_ == ev.APPROVAL_REQUESTED:

@@ -73,6 +73,10 @@ class RunState:
     def finished(self) -> bool:
         return self.status in ev.FINAL_RUN_STATES
 
+    def has_pending_approval(self) -> bool:
+        """Whether an approval request of this run is still open (asked, neither approved nor denied)."""
+        return any(a.get("status") in (None, "pending") for a in self.approvals.values())
+
     def apply(self, event: Event) -> None:
         """Advance the state by one committed event."""
         self.last_seq = max(self.last_seq, event.seq)
@@ -93,7 +97,8 @@ class RunState:
             for step_id, target in (d.get("handlers") or {}).items():
                 self.step(step_id).handler_for = target
         elif t in (ev.RUN_STARTED, ev.RUN_RESUMED):
-            self.status = "running"
+            # a run resumed with a request still open waits for it (it was asked before the crash)
+            self.status = "awaiting_approval" if self.has_pending_approval() else "running"
             self.started_at = self.started_at or event.ts
         elif t == ev.RUN_CANCEL_REQUESTED:
             self.cancel_requested = True
@@ -141,9 +146,7 @@ class RunState:
             approval.update(status=d.get("decision"), resolved_by=d.get("by"), comment=d.get("comment"))
             if s.status == "awaiting_approval":
                 s.status = "running"
-            if self.status == "awaiting_approval" and not any(
-                a.get("status") in (None, "pending") for a in self.approvals.values()
-            ):
+            if self.status == "awaiting_approval" and not self.has_pending_approval():
                 self.status = "running"
         elif t in (ev.TOOL_CALL, ev.TOOL_RESULT, ev.POLICY_DENIED):
             s.tool_trace.append({"type": t, **d})

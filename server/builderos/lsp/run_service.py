@@ -8,7 +8,6 @@ show up too. Interrupted runs whose process died are resumed when the daemon sta
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -323,6 +322,8 @@ def handlers(server: BuilderOSServer, service: RunService) -> dict[str, Handler]
 
 
 async def on_start(server: BuilderOSServer, service: RunService) -> None:
-    with contextlib.suppress(Exception):
+    try:
         await service.resume_interrupted()
+    except Exception:  # the daemon serves the editor all the same; the log says why nothing resumed
+        log.exception("resuming the interrupted runs failed")
     server.spawn(service.watch())
