@@ -4,6 +4,7 @@ import * as vscode from "vscode";
 import type { Middleware } from "vscode-languageclient/node";
 import type { Daemon } from "./daemon";
 import type { Approvals } from "./approvals";
+import type { EvalDashboard } from "./panels/evals";
 import type { ProvenancePanel } from "./panels/provenance";
 import type { TimelinePanels } from "./panels/timeline";
 import type { Node, Views } from "./views/trees";
@@ -16,6 +17,7 @@ export interface Parts {
   approvals: Approvals;
   timelines: () => TimelinePanels;
   provenance: () => ProvenancePanel;
+  evals: () => EvalDashboard;
 }
 
 function argOf(args: unknown[]): Record<string, unknown> {
@@ -38,6 +40,13 @@ export function lensMiddleware(parts: () => Parts): Middleware {
       if (command === ServerCommand.runScenario || command === ServerCommand.updateGolden) {
         const name = String(argOf(args)["scenario"] ?? "");
         return runScenarios(parts(), [name], command === ServerCommand.updateGolden);
+      }
+      if (command === ServerCommand.runEval) {
+        const suite = argOf(args)["suite"];
+        await parts()
+          .evals()
+          .run(typeof suite === "string" ? [suite] : undefined);
+        return undefined;
       }
       if (command === ServerCommand.promptDiff) {
         const a = argOf(args);
@@ -246,6 +255,9 @@ export function registerCommands(context: vscode.ExtensionContext, parts: Parts)
             { title: "Run scenario" },
           );
     return n ? runScenarios(parts, [n]) : undefined;
+  });
+  reg("builderos.runEvals", async () => {
+    await parts.evals().run();
   });
   reg("builderos.showTimeline", async (arg?: unknown) => {
     const id = runIdOf(arg) ?? (await pickRun(parts, "Show timeline of run"));

@@ -6,6 +6,7 @@ import { lensMiddleware, registerCommands, type Parts } from "./commands";
 import { approvalsStatusText } from "./core/models";
 import { Daemon } from "./daemon";
 import { provenanceHover } from "./hover";
+import { EvalDashboard } from "./panels/evals";
 import { ProvenancePanel } from "./panels/provenance";
 import { TimelinePanels } from "./panels/timeline";
 import { registerBenchmark } from "./bench";
@@ -30,6 +31,7 @@ export function activate(context: vscode.ExtensionContext): Api {
   const timelines = new TimelinePanels(daemon, context.extensionUri, async (runId, step) => {
     await provenance.showRun(runId, step);
   });
+  const evals = new EvalDashboard(daemon, context.extensionUri);
   const views: Views = createViews(daemon, context);
   const parts: Parts = {
     daemon,
@@ -37,6 +39,7 @@ export function activate(context: vscode.ExtensionContext): Api {
     approvals,
     timelines: () => timelines,
     provenance: () => provenance,
+    evals: () => evals,
   };
   late.parts = parts;
   registerCommands(context, parts);
@@ -67,6 +70,8 @@ export function activate(context: vscode.ExtensionContext): Api {
     vscode.workspace.registerTextDocumentContentProvider(PROPOSED_SCHEME, approvals),
     vscode.languages.registerHoverProvider({ scheme: "file" }, provenanceHover(daemon)),
     daemon.onState((s) => {
+      // the palette shows Approve / Deny while a daemon is there to take the decision
+      void vscode.commands.executeCommand("setContext", "builderos.active", s === "ready");
       if (s === "ready") {
         for (const t of views.all()) void t.refresh();
         void tests.refresh();

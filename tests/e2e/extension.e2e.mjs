@@ -502,6 +502,36 @@ async function main() {
         .first()
         .waitFor({ timeout: 30_000 });
     });
+
+    await check("▶ Run eval shows the Eval dashboard", page, async () => {
+      await quickOpen(page, "evals/builder-basic.yaml");
+      const lens = page
+        .locator(".codelens-decoration a", { hasText: "▶ Run eval" })
+        .first();
+      await lens.waitFor({ timeout: 30_000 });
+      await lens.click();
+      await page
+        .locator(".tab", { hasText: "Eval dashboard" })
+        .first()
+        .waitFor({ timeout: 120_000 });
+      const frame = await webviewFrame(page, "body.eval-dashboard", 30_000);
+      await frame
+        .locator("h2", { hasText: "builder-basic" })
+        .first()
+        .waitFor({ timeout: 10_000 });
+      // the offline model has no scripted replies: every case fails
+      await frame
+        .locator(".badge", { hasText: "FAILED" })
+        .first()
+        .waitFor({ timeout: 5_000 });
+      const rate = await frame
+        .locator(".summary span.rate")
+        .first()
+        .innerText();
+      must(rate.trim() === "0%", `pass rate ${rate}, not 0%`);
+      await frame.locator("ul.failures li").first().waitFor({ timeout: 5_000 });
+      await page.screenshot({ path: join(SHOTS, "eval-dashboard.png") });
+    });
   } finally {
     await browser?.close().catch(() => undefined);
     server.stop();
