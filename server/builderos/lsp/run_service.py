@@ -175,16 +175,20 @@ class RunService:
             if not baseline:
                 await asyncio.sleep(WATCH_INTERVAL)
             try:
-                rows = await store.fetch("SELECT id, status, last_seq FROM runs")
+                rows = await store.fetch("SELECT id, status, last_seq, created_at FROM runs")
             except Exception:
                 await asyncio.sleep(WATCH_INTERVAL)
                 continue
             if baseline:
-                for run_id, status, last_seq in rows:
-                    self.seen.setdefault(run_id, (status, last_seq))
+                # history: runs created before the daemon started (a run the CLI began while the
+                # daemon was starting is news, all of it)
+                started = store.clock.iso(self.server.started_at)
+                for run_id, status, last_seq, created_at in rows:
+                    if str(created_at or "") < started:
+                        self.seen.setdefault(run_id, (status, last_seq))
                 baseline = False
                 continue
-            for run_id, status, last_seq in rows:
+            for run_id, status, last_seq, _created in rows:
                 known = self.seen.get(run_id)
                 if run_id in self.active or known == (status, last_seq):
                     continue

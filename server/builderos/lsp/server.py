@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -46,6 +47,7 @@ class BuilderOSServer(LanguageServer):
         self.on_ready: list[Callable[[], Any]] = []  # coroutines started once the workspace is indexed
         self.runs: Any = None
         self.prefetch: Any = None  # a forked first validation (prefetch.Prefetch), read once
+        self.started_at = time.time()  # when the daemon started (serve sets its process start)
 
     # -- the worker ----------------------------------------------------------------------------
     async def on_worker(self, fn: Callable[..., T], *args: Any) -> T:
