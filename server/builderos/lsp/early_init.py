@@ -26,6 +26,7 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
@@ -180,11 +181,7 @@ class EarlyInit:
     def _run_front(self) -> None:
         try:
             self._handshake()
-            while True:  # from here on a plain pipe
-                chunk = self.stdin.read1(1 << 16)  # type: ignore[attr-defined]
-                if not chunk:
-                    break
-                self._to_pygls(chunk)
+            _pump(self.stdin, self._to_pygls)  # from here on a plain pipe
         except (OSError, ValueError):
             pass
         finally:
@@ -273,10 +270,12 @@ class EarlyInit:
                         store_answer(self.key, result)
                     self.key = None
                 self._write(raw)
-            while True:
-                chunk = self._from_pygls.read1(1 << 16)  # type: ignore[attr-defined]
-                if not chunk:
-                    return
-                self._write(chunk)
+            _pump(self._from_pygls, self._write)
         except (OSError, ValueError):
             pass
+
+
+def _pump(source: IO[bytes], sink: Callable[[bytes], None]) -> None:
+    """Copy `source` to `sink` as the bytes come, until the end of `source`."""
+    while chunk := source.read1(1 << 16):  # type: ignore[attr-defined]
+        sink(chunk)
