@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -367,3 +368,38 @@ def test_cli_and_another_process_write_the_same_store_concurrently(tmp_path: Pat
     assert len(counts) == 4
     assert all(n == mx for _, n, mx in counts)  # no gaps: nothing acknowledged was lost
     assert audit_ok(ws)
+
+
+OPEN_AND_WRITE = """
+import asyncio, sys, time
+from pathlib import Path
+from builderos.store.db import Batch, Store
+async def main():
+    time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all together, on a fresh store
+    store = await Store.open(Path(sys.argv[1]))
+    sql = "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)"
+    await store.write(Batch().add(sql, (sys.argv[3], "1")))
+    await store.close()
+asyncio.run(main())
+"""
+
+
+def test_processes_opening_a_new_store_at_once_all_get_it(tmp_path: Path) -> None:
+    """Two openers switching a new database to WAL can collide; each waits its turn, none is told
+    the database is locked or unreadable."""
+    root = tmp_path / ".builderos"
+    at = str(time.time() + 1.5)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_AND_WRITE, str(root), at, f"opener-{i}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(16)
+    ]
+    for p in procs:
+        _out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    keys = sqlite3.connect(root / "builderos.db").execute("SELECT key FROM meta WHERE key LIKE 'opener-%'")
+    assert {k for (k,) in keys} == {f"opener-{i}" for i in range(16)}

@@ -121,11 +121,16 @@ class Store:
             raise StoreError(f"cannot open {root / DB_NAME}: {exc}", "check the file's permissions") from None
         store = cls(root, conn, clock or Clock())
         try:
-            await store._configure()
+            await store._with_lock_retry(store._configure)  # a new store: two openers may race to WAL
             await store._migrate()
             store._inline = _inline_connection(root / DB_NAME)
         except sqlite3.DatabaseError as exc:
             await conn.close()
+            if _is_locked(exc):  # busy the whole time we retried: not damage, and not to be hidden
+                raise StoreError(
+                    f"the store {root} stayed locked by another process ({exc})",
+                    "wait for the other BuilderOS process (a run, the daemon) and try again",
+                ) from None
             raise StoreError(
                 f"the database {root / DB_NAME} is unreadable ({exc})",
                 "it may be corrupt: move it aside (the runs/*.json records stay readable) and run again",
@@ -317,11 +322,21 @@ class Store:
         return list(rows)
 
 
-def _inline_connection(path: Path) -> sqlite3.Connection:
-    """A connection that fails at once on a taken lock (busy timeout 0) instead of blocking the loop."""
-    conn = sqlite3.connect(path, isolation_level=None, timeout=0, check_same_thread=False)
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
+def _inline_connection(path: Path) -> sqlite3.Connection | None:
+    """A connection that fails at once on a taken lock (busy timeout 0) instead of blocking the loop.
+
+    Opened with the ordinary busy timeout (another process may be opening or checkpointing the
+    store), then switched to 0; None if it cannot be had: the store then commits on its thread.
+    """
+    try:
+        conn = sqlite3.connect(
+            path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+        )
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=0")
+    except sqlite3.OperationalError:
+        return None
     return conn
 
 
