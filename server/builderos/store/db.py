@@ -30,6 +30,8 @@ from builderos.store.schema import MIGRATIONS, SCHEMA_VERSION_KEY
 DB_NAME = "builderos.db"
 BUSY_TIMEOUT_MS = 15_000
 LOCK_RETRIES = 40
+#: Every connection the store writes through: full durability, foreign keys enforced.
+CONNECTION_PRAGMAS = ("PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON")
 #: Batches up to this many rows commit on the event loop's thread when the write lock is free: a
 #: WAL commit with its fsync takes ~0.3 ms here, a hand-off to aiosqlite's thread and back ~0.4 ms
 #: more (scripts/bench_engine.py (b)). Bigger batches, and any batch that finds the lock taken,
@@ -143,8 +145,8 @@ class Store:
         mode = list(await self.conn.execute_fetchall("PRAGMA journal_mode=WAL"))
         if not mode or str(mode[0][0]).lower() != "wal":
             raise sqlite3.DatabaseError("could not switch to WAL mode")
-        await self.conn.execute("PRAGMA synchronous=FULL")
-        await self.conn.execute("PRAGMA foreign_keys=ON")
+        for pragma in CONNECTION_PRAGMAS:
+            await self.conn.execute(pragma)
 
     async def _migrate(self) -> None:
         await self._with_lock_retry(self._migrate_once)
@@ -332,9 +334,8 @@ def _inline_connection(path: Path) -> sqlite3.Connection | None:
         conn = sqlite3.connect(
             path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
         )
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=0")
+        for pragma in (*CONNECTION_PRAGMAS, "PRAGMA busy_timeout=0"):
+            conn.execute(pragma)
     except sqlite3.OperationalError:
         return None
     return conn
