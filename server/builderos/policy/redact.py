@@ -82,22 +82,14 @@ class Redactor:
     def data(self, value: Any) -> Any:
         """A copy of JSON-like data with every string redacted (keys too, and numbers that spell a
         secret)."""
-        kind = type(value)  # exact types first: every event's data passes here
-        if kind is str:
+        kind = type(value)  # exact types before isinstance: every event's data passes here
+        if kind is str or isinstance(value, str):
             return self.text(value)
-        if kind is dict:
-            return {
-                self.text(k) if type(k) is str else self.text(str(k)): self.data(v) for k, v in value.items()
-            }
+        if kind is dict or isinstance(value, dict):
+            return {self.text(str(k)): self.data(v) for k, v in value.items()}
         if kind is bool or value is None:
             return value
-        if kind is list:
-            return [self.data(v) for v in value]
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {self.text(str(k)): self.data(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
+        if kind is list or isinstance(value, list | tuple):
             return [self.data(v) for v in value]
         if isinstance(value, int | float) and not isinstance(value, bool):
             if self._any is None:
