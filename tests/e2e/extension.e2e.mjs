@@ -52,6 +52,15 @@ async function check(name, page, fn) {
   await page.screenshot({ path: file }).catch(() => undefined);
 }
 
+/** Clicks the first code lens of the open editor whose text contains `text`, once it is shown. */
+async function clickLens(page, text, timeout) {
+  const lens = page
+    .locator(".codelens-decoration a", { hasText: text })
+    .first();
+  await lens.waitFor({ timeout });
+  await lens.click();
+}
+
 /** Ctrl+P with the focus taken back from any webview (keys typed into a webview stay there). */
 async function quickOpen(page, text) {
   const name = text.split("/").pop();
@@ -213,11 +222,7 @@ async function main() {
       page,
       async () => {
         await quickOpen(page, "ship/feature.yaml");
-        const lens = page
-          .locator(".codelens-decoration a", { hasText: "▶ Run" })
-          .first();
-        await lens.waitFor({ timeout: 30_000 });
-        await lens.click();
+        await clickLens(page, "▶ Run", 30_000);
         const input = page.locator(".quick-input-widget input");
         await page
           .locator(".quick-input-widget", { hasText: "goal" })
@@ -336,11 +341,7 @@ async function main() {
       page,
       async () => {
         await quickOpen(page, "ship/feature.yaml");
-        const lens = page
-          .locator(".codelens-decoration a", { hasText: "Approval plan" })
-          .first();
-        await lens.waitFor({ timeout: 20_000 });
-        await lens.click();
+        await clickLens(page, "Approval plan", 20_000);
         const plan = page
           .locator(".quick-input-widget", {
             hasText: "Approval plan of feature",
@@ -469,13 +470,7 @@ async function main() {
 
     await check("Diff with previous version of a prompt", page, async () => {
       await quickOpen(page, "prompts/builder.yaml");
-      const lens = page
-        .locator(".codelens-decoration a", {
-          hasText: "Diff with previous version",
-        })
-        .first();
-      await lens.waitFor({ timeout: 20_000 });
-      await lens.click();
+      await clickLens(page, "Diff with previous version", 20_000);
       await page
         .locator(".tab", { hasText: "builder: 1.1.0 ↔ 1.2.0" })
         .first()
@@ -505,11 +500,7 @@ async function main() {
 
     await check("▶ Run eval shows the Eval dashboard", page, async () => {
       await quickOpen(page, "evals/builder-basic.yaml");
-      const lens = page
-        .locator(".codelens-decoration a", { hasText: "▶ Run eval" })
-        .first();
-      await lens.waitFor({ timeout: 30_000 });
-      await lens.click();
+      await clickLens(page, "▶ Run eval", 30_000);
       await page
         .locator(".tab", { hasText: "Eval dashboard" })
         .first()
