@@ -9,6 +9,7 @@ import {
   PYTHON,
   ROOT,
   ensureTools,
+  exactly,
   makeWorkspace,
   openBrowser,
   palette,
@@ -61,11 +62,38 @@ async function clickLens(page, text, timeout) {
   await lens.click();
 }
 
-/** Ctrl+P with the focus taken back from any webview (keys typed into a webview stay there). */
+/** True once the active editor tab shows `name` (bounded wait). */
+async function tabActive(page, name, timeout) {
+  return page
+    .locator(".tab.active")
+    .filter({ has: page.locator(".label-name", { hasText: exactly(name) }) })
+    .first()
+    .waitFor({ timeout })
+    .then(
+      () => true,
+      () => false,
+    );
+}
+
+/**
+ * Opens a workspace file: its tab when one is already open (a click on a tab never misses), else the
+ * quick open in the title bar, clicking the row whose path matches (Enter would open whichever row had
+ * the focus while the file search was still filling the list).
+ */
 async function quickOpen(page, text) {
   const name = text.split("/").pop();
+  const dir = text.includes("/") ? text.slice(0, text.lastIndexOf("/")) : "";
+  const seen = [];
   for (let attempt = 0; attempt < 4; attempt++) {
     await page.keyboard.press("Escape"); // a quick input left open by a failed step
+    const tab = page
+      .locator(".tabs-container .tab")
+      .filter({ has: page.locator(".label-name", { hasText: exactly(name) }) })
+      .first();
+    if (await tab.isVisible().catch(() => false)) {
+      await tab.click().catch(() => undefined);
+      if (await tabActive(page, name, 3_000)) return;
+    }
     await page
       .locator(".command-center .command-center-center")
       .first()
@@ -75,36 +103,38 @@ async function quickOpen(page, text) {
         () => true,
         () => false,
       ))
-    )
+    ) {
+      seen.push(
+        `attempt ${attempt + 1}: the quick input did not take the text`,
+      );
       continue;
+    }
     const row = page
       .locator(".quick-input-list .monaco-list-row", { hasText: name })
+      .filter({ hasText: dir || name })
       .first();
     if (
-      !(await row.waitFor({ timeout: 5_000 }).then(
+      !(await row.waitFor({ timeout: 10_000 }).then(
         () => true,
         () => false,
       ))
-    )
+    ) {
+      const rows = await page
+        .locator(".quick-input-list .monaco-list-row")
+        .allInnerTexts()
+        .catch(() => []);
+      seen.push(
+        `attempt ${attempt + 1}: no row for it among ${JSON.stringify(rows.map((r) => r.replace(/\s+/g, " ")))}`,
+      );
       continue;
-    if (
-      (await page
-        .locator(".quick-input-widget input:visible")
-        .first()
-        .inputValue()) !== text
-    )
-      continue;
-    await page.keyboard.press("Enter");
-    const opened = page.locator(".tab.active", { hasText: name }).first();
-    if (
-      await opened.waitFor({ timeout: 5_000 }).then(
-        () => true,
-        () => false,
-      )
-    )
-      return;
+    }
+    await row.click().catch(() => undefined);
+    if (await tabActive(page, name, 5_000)) return;
+    seen.push(
+      `attempt ${attempt + 1}: clicked its row, no active tab followed`,
+    );
   }
-  throw new Error(`could not open ${text}`);
+  throw new Error(`could not open ${text} (${seen.join("; ")})`);
 }
 
 /** Opens the BuilderOS view container unless it is already showing (a second click would hide it). */

@@ -180,13 +180,17 @@ export async function palette(page, title) {
   await page.keyboard.press("Escape"); // a quick input left open by a failed step
   await page.locator(".command-center .command-center-center").first().click();
   await typeInQuickInput(page, `>${title}`);
-  const exact = new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
   const row = page
     .locator(".quick-input-list .monaco-list-row")
-    .filter({ has: page.locator(".label-name", { hasText: exact }) })
+    .filter({ has: page.locator(".label-name", { hasText: exactly(title) }) })
     .first();
   await row.waitFor({ timeout: 10_000 });
   await row.click();
+}
+
+/** A pattern matching `text` and nothing else (Playwright's hasText matches substrings). */
+export function exactly(text) {
+  return new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
 }
 
 /** Sets the quick input's text, again if the widget reset it while opening (bounded). */
