@@ -154,6 +154,25 @@ async function showBuilderOS(page) {
     .click({ timeout: 30_000 });
 }
 
+/** What the Runs view lists and what the store says about the runs: for a step's failure message. */
+async function runsSeen(page, ws) {
+  const rows = await page
+    .locator(".pane-body .monaco-list-row")
+    .allInnerTexts()
+    .catch(() => []);
+  let store;
+  try {
+    store = execFileSync(PYTHON, ["-m", "builderos", "runs"], {
+      cwd: ws,
+      encoding: "utf8",
+      timeout: 30_000,
+    }).replace(/\s+/g, " ");
+  } catch (err) {
+    store = `builderos runs failed: ${String(err.message).split("\n")[0]}`;
+  }
+  return `the view rows: ${JSON.stringify(rows.map((r) => r.replace(/\s+/g, " ")))}; builderos runs: ${store}`;
+}
+
 function must(cond, message) {
   if (!cond) throw new Error(message);
 }
@@ -326,10 +345,18 @@ async function main() {
       page,
       async () => {
         await showBuilderOS(page);
-        await page
+        const done = await page
           .locator(".pane-body .monaco-list-row", { hasText: "succeeded" })
           .first()
-          .waitFor({ timeout: 90_000 });
+          .waitFor({ timeout: 90_000 })
+          .then(
+            () => true,
+            () => false,
+          );
+        must(
+          done,
+          `no succeeded run in the Runs view; ${await runsSeen(page, ws)}`,
+        );
         const frame = await webviewFrame(page, "#status.s-succeeded", 30_000);
         must((await frame.locator(".lane").count()) >= 8, "fewer than 8 lanes");
         await frame.locator(".lane-label", { hasText: "generate" }).click();
