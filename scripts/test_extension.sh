@@ -71,7 +71,8 @@ unit_pass=$(awk '/^# pass/ {print $3}' "$unit_log")
 unit_fail=$(awk '/^# fail/ {print $3}' "$unit_log")
 step "the BuilderOS wheel the .vsix carries (what 'Install BuilderOS' pip-installs)"
 rm -rf python && mkdir -p python
-run_check "pip wheel builderos" "$ROOT/.venv/bin/python" -m pip wheel --no-deps --quiet \
+# pure Python (no C fast check): one wheel that installs on every platform and Python the editor runs
+run_check "pip wheel builderos" env BUILDEROS_PURE_PYTHON=1 "$ROOT/.venv/bin/python" -m pip wheel --no-deps --quiet \
   --disable-pip-version-check -w python "$ROOT"
 step "package (.vsix)"
 run_check "vsce package" npx --no-install vsce package --no-dependencies --allow-missing-repository \

@@ -1,7 +1,8 @@
 """The audit chain: every kind of tampering is found and named, exports are exact, canonical JSON is strict.
 
 A chain of 200 varied records is written once to a real SQLite file through the storage contract
-(`make_record` + `row_values` + `insert_sql`); each test tampers with its own copy.
+(`make_record` + `row_values` + `insert_sql`); each test tampers with its own copy. Every test runs
+with the compiled fast check and with the Python one alone (the `fast_check` fixture).
 """
 
 from __future__ import annotations
@@ -114,6 +115,20 @@ def build_chain(path: Path, n: int = N) -> list[tuple[int, bytes]]:
     assert read_head(conn) == (n, prev)
     conn.close()
     return [(row[0], row[7]) for row in rows]
+
+
+@pytest.fixture(autouse=True, params=["compiled", "python"])
+def fast_check(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test twice: with the fast check compiled to C (`chain_accel`) and with the Python loop alone.
+
+    Forked verify workers inherit the choice; spawned ones load what the environment says.
+    """
+    if request.param == "python":
+        monkeypatch.setattr(audit, "_fast_rows", None)
+        monkeypatch.setenv("BUILDEROS_PURE_PYTHON", "1")
+    elif audit._fast_rows is None:
+        pytest.skip("the C fast check is not built here (test_chain_accel says why)")
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,3 @@
+def verify_rows(
+    rows: list[tuple[int, bytes]], prev: bytes, first_seq: int, want: bytes | None, /
+) -> tuple[int, bytes, bool]: ...
