@@ -56,3 +56,30 @@ def test_install_gives_asyncio_run_a_precise_loop() -> None:
         assert asyncio.run(selector_kind()) is event_loop.PreciseEpollSelector
     finally:
         asyncio.set_event_loop_policy(before)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+def test_the_timer_slack_is_tightened_for_this_thread_and_the_threads_it_starts() -> None:
+    """Read back with PR_GET_TIMERSLACK, in a thread of its own so the test process keeps its slack."""
+    import ctypes
+    import threading
+
+    libc = ctypes.CDLL(None)
+    pr_get_timerslack = 30
+    seen: dict[str, int] = {}
+
+    def probe() -> None:
+        libc.prctl(event_loop.PR_SET_TIMERSLACK, 50_000, 0, 0, 0)  # the kernel's default
+        seen["before"] = libc.prctl(pr_get_timerslack, 0, 0, 0, 0)
+        seen["ok"] = event_loop.tighten_timer_slack()
+        seen["after"] = libc.prctl(pr_get_timerslack, 0, 0, 0, 0)
+        child = threading.Thread(target=lambda: seen.update(child=libc.prctl(pr_get_timerslack, 0, 0, 0, 0)))
+        child.start()
+        child.join()
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    assert seen["ok"] is True
+    assert seen["before"] == 50_000
+    assert seen["after"] == seen["child"] == event_loop.TIMER_SLACK_NS
