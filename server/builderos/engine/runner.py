@@ -333,6 +333,7 @@ class _RunExecution:
         self.store = engine.store
         self.workspace = engine.workspace
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.woken: asyncio.Future[None] | None = None  # what `loop` waits on between passes
         self.stopped_for_approval = False
         self.cancelled = False
         self.policy = PolicyView(pf.policy, pf.policy is not None)
@@ -424,11 +425,9 @@ class _RunExecution:
                 names[task] = sid
             if not self.tasks:
                 break
-            done, _ = await asyncio.wait(
-                list(self.tasks.values()),
-                timeout=self.engine.options.poll_interval,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            if not any(task.done() for task in self.tasks.values()):
+                await self._until_woken(self.engine.options.poll_interval)
+            done = [task for task in self.tasks.values() if task.done()]
             for task in sorted(done, key=lambda t: self.position[names[t]]):
                 sid = names.pop(task)
                 del self.tasks[sid]
@@ -440,6 +439,32 @@ class _RunExecution:
                 if self.state.step(sid).finished:
                     self._finished(sid)
         await self._finish()
+
+    async def _until_woken(self, timeout: float) -> None:
+        """Wait until a step task ends (it wakes this loop itself) or `timeout` passes.
+
+        Not `asyncio.wait`: that hears of a finished task through the task's done callbacks, one
+        pass of the event loop later than the task's own last act, on every step of a run.
+        """
+        loop = asyncio.get_running_loop()
+        woken = self.woken = loop.create_future()
+        timer = loop.call_later(timeout, _resolve, woken)
+        try:
+            await woken
+        finally:
+            timer.cancel()
+            self.woken = None
+
+    def _wake(self) -> None:
+        if self.woken is not None:
+            _resolve(self.woken)
+
+    async def _step_task(self, sp: StepPlan, *, needs_ok: bool) -> None:
+        """A step as its own task: it wakes the scheduling loop when it ends, however it ends."""
+        try:
+            await self._run_step(sp, needs_ok=needs_ok)
+        finally:
+            self._wake()
 
     async def _cancel_requested(self) -> bool:
         """Another process may ask to cancel: look at the store now and then, not on every pass."""
@@ -477,7 +502,7 @@ class _RunExecution:
                 continue
             needs = [self.state.step(n) for n in sp.needs if n in self.plan.steps]
             task = asyncio.create_task(
-                self._run_step(sp, needs_ok=all(n.status == "succeeded" for n in needs))
+                self._step_task(sp, needs_ok=all(n.status == "succeeded" for n in needs))
             )
             self.tasks[sid] = task
             started.append((sid, task))
@@ -933,6 +958,11 @@ def _stubbed(name: str, stub: dict[str, Any]) -> Outputs:
     if stub.get("fail") or (isinstance(code, int) and code != 0):
         raise StepFailed(f"{name} (stubbed) failed", outputs, retryable=False)
     return outputs
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 async def _git_head(workspace: Path) -> str | None:
