@@ -39,6 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "server"))
 
+from builderos.store import audit  # noqa: E402
 from builderos.store.audit import (  # noqa: E402
     AUDIT_DDL,
     GENESIS_HASH,
@@ -207,7 +208,8 @@ def main() -> None:
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     print(
         f"audit chain verification vs hashlib.sha256 over the same bytes (median of {args.repeat}, "
-        f"{args.clock} time, Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version})"
+        f"{args.clock} time, Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, "
+        f"fast check {'compiled (C)' if audit._fast_rows is not None else 'pure Python'})"
     )
     for index, row in enumerate(table):
         print(

@@ -21,8 +21,9 @@ one row are taken side by side, and prints one table of medians:
       ``StateGraph`` build and ``compile``; footnotes give those shares.
   (b) 40 sequential steps that each sleep 10 ms, against the 0.4 s floor.
   (c) ``builderos audit verify`` as the CLI runs it (``audit_parallel.verify_file``: worker
-      processes over ranges of a 100,000-record log made of the (a) runs' real records), against
-      single-core ``hashlib.sha256`` of each record's stored bytes (one hash per record), in MB/s.
+      processes over ranges of a 100,000-record log made of the (a) runs' real records, with the
+      compiled fast check when it is built), against single-core ``hashlib.sha256`` of each
+      record's stored bytes (one hash per record), in MB/s.
   (d) the size of the store (db + wal, and the whole .builderos folder) after 1,000, 10,000 and
       100,000 events made by running pipelines, in bytes per event, and whether growth is linear.
 
@@ -581,6 +582,7 @@ def measure_audit(db: Path, repeat: int, n_records: int = 100_000) -> dict[str, 
     CPU), sha256 of every record already in memory on one core, the sequential verify_db, and the
     SQLite read alone (the rows fetched as verify_db fetches them, nothing done with them).
     """
+    from builderos.store import audit as audit_module
     from builderos.store.audit import verify_db
     from builderos.store.audit_parallel import default_start_method, verify_file
 
@@ -699,6 +701,7 @@ def measure_audit(db: Path, repeat: int, n_records: int = 100_000) -> dict[str, 
         # would reach with `workers` cores to itself is about workers times this
         "cpu_ratio": statistics.median(cpu_s["sha256"]) / statistics.median(cpu_s["verify"]),
         "loadavg": statistics.median(loads),
+        "fast_check": "compiled (C)" if audit_module._fast_rows is not None else "pure Python",
     }
 
 
@@ -946,7 +949,8 @@ def footnotes(
         notes.append(
             f"(c) audit verify = verify_file, as `builderos audit verify` runs it: "
             f"{audit['workers']} worker processes ({audit['start_method']}) over {audit['ranges']} seq "
-            f"ranges (strategy {audit['strategy']}), each reading its rows from SQLite itself; sha256 hashes "
+            f"ranges (strategy {audit['strategy']}), each reading its rows from SQLite itself, fast check "
+            f"{audit['fast_check']}; sha256 hashes "
             "the same records, already in memory, on one core (one call per record). Log built from the "
             f"(a) chain's audit records, cycled and re-chained ({audit['build_s']:.0f} s)"
         )
