@@ -62,17 +62,29 @@ async function clickLens(page, text, timeout) {
   await lens.click();
 }
 
-/** True once the active editor tab shows `name` (bounded wait). */
-async function tabActive(page, name, timeout) {
+/** Whether `promise` settles fulfilled (a bounded wait that may fail without failing the step). */
+function succeeds(promise) {
+  return promise.then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The first editor tab among `tabs` (a selector) whose name is exactly `name`. */
+function tabNamed(page, tabs, name) {
   return page
-    .locator(".tab.active")
+    .locator(tabs)
     .filter({ has: page.locator(".label-name", { hasText: exactly(name) }) })
-    .first()
-    .waitFor({ timeout })
-    .then(
-      () => true,
-      () => false,
-    );
+    .first();
+}
+
+/** The texts of the list rows `selector` matches, each on one line (for failure messages). */
+async function rowTexts(page, selector) {
+  const rows = await page
+    .locator(selector)
+    .allInnerTexts()
+    .catch(() => []);
+  return JSON.stringify(rows.map((r) => r.replace(/\s+/g, " ")));
 }
 
 /**
@@ -83,27 +95,21 @@ async function tabActive(page, name, timeout) {
 async function quickOpen(page, text) {
   const name = text.split("/").pop();
   const dir = text.includes("/") ? text.slice(0, text.lastIndexOf("/")) : "";
+  const opened = (timeout) =>
+    succeeds(tabNamed(page, ".tab.active", name).waitFor({ timeout }));
   const seen = [];
   for (let attempt = 0; attempt < 4; attempt++) {
     await page.keyboard.press("Escape"); // a quick input left open by a failed step
-    const tab = page
-      .locator(".tabs-container .tab")
-      .filter({ has: page.locator(".label-name", { hasText: exactly(name) }) })
-      .first();
+    const tab = tabNamed(page, ".tabs-container .tab", name);
     if (await tab.isVisible().catch(() => false)) {
       await tab.click().catch(() => undefined);
-      if (await tabActive(page, name, 3_000)) return;
+      if (await opened(3_000)) return;
     }
     await page
       .locator(".command-center .command-center-center")
       .first()
       .click(); // the title bar's search box
-    if (
-      !(await typeInQuickInput(page, text).then(
-        () => true,
-        () => false,
-      ))
-    ) {
+    if (!(await succeeds(typeInQuickInput(page, text)))) {
       seen.push(
         `attempt ${attempt + 1}: the quick input did not take the text`,
       );
@@ -113,23 +119,13 @@ async function quickOpen(page, text) {
       .locator(".quick-input-list .monaco-list-row", { hasText: name })
       .filter({ hasText: dir || name })
       .first();
-    if (
-      !(await row.waitFor({ timeout: 10_000 }).then(
-        () => true,
-        () => false,
-      ))
-    ) {
-      const rows = await page
-        .locator(".quick-input-list .monaco-list-row")
-        .allInnerTexts()
-        .catch(() => []);
-      seen.push(
-        `attempt ${attempt + 1}: no row for it among ${JSON.stringify(rows.map((r) => r.replace(/\s+/g, " ")))}`,
-      );
+    if (!(await succeeds(row.waitFor({ timeout: 10_000 })))) {
+      const rows = await rowTexts(page, ".quick-input-list .monaco-list-row");
+      seen.push(`attempt ${attempt + 1}: no row for it among ${rows}`);
       continue;
     }
     await row.click().catch(() => undefined);
-    if (await tabActive(page, name, 5_000)) return;
+    if (await opened(5_000)) return;
     seen.push(
       `attempt ${attempt + 1}: clicked its row, no active tab followed`,
     );
@@ -156,10 +152,7 @@ async function showBuilderOS(page) {
 
 /** What the Runs view lists and what the store says about the runs: for a step's failure message. */
 async function runsSeen(page, ws) {
-  const rows = await page
-    .locator(".pane-body .monaco-list-row")
-    .allInnerTexts()
-    .catch(() => []);
+  const rows = await rowTexts(page, ".pane-body .monaco-list-row");
   let store;
   try {
     store = execFileSync(PYTHON, ["-m", "builderos", "runs"], {
@@ -170,7 +163,7 @@ async function runsSeen(page, ws) {
   } catch (err) {
     store = `builderos runs failed: ${String(err.message).split("\n")[0]}`;
   }
-  return `the view rows: ${JSON.stringify(rows.map((r) => r.replace(/\s+/g, " ")))}; builderos runs: ${store}`;
+  return `the view rows: ${rows}; builderos runs: ${store}`;
 }
 
 function must(cond, message) {
@@ -345,14 +338,12 @@ async function main() {
       page,
       async () => {
         await showBuilderOS(page);
-        const done = await page
-          .locator(".pane-body .monaco-list-row", { hasText: "succeeded" })
-          .first()
-          .waitFor({ timeout: 90_000 })
-          .then(
-            () => true,
-            () => false,
-          );
+        const done = await succeeds(
+          page
+            .locator(".pane-body .monaco-list-row", { hasText: "succeeded" })
+            .first()
+            .waitFor({ timeout: 90_000 }),
+        );
         must(
           done,
           `no succeeded run in the Runs view; ${await runsSeen(page, ws)}`,
