@@ -416,21 +416,18 @@ class _RunExecution:
 
     async def loop(self) -> None:
         self._prepare_schedule()
-        names: dict[asyncio.Task[None], str] = {}
         while True:
             if await self._cancel_requested():
                 await self._cancel_all()
                 break
-            for sid, task in self._start_ready():
-                names[task] = sid
+            self._start_ready()
             if not self.tasks:
                 break
             if not any(task.done() for task in self.tasks.values()):
                 await self._until_woken(self.engine.options.poll_interval)
-            done = [task for task in self.tasks.values() if task.done()]
-            for task in sorted(done, key=lambda t: self.position[names[t]]):
-                sid = names.pop(task)
-                del self.tasks[sid]
+            done = [sid for sid, task in self.tasks.items() if task.done()]
+            for sid in sorted(done, key=self.position.__getitem__):
+                task = self.tasks.pop(sid)
                 exc = task.exception()
                 if isinstance(exc, ApprovalPending):
                     self.stopped_for_approval = True
@@ -492,8 +489,7 @@ class _RunExecution:
                     ev.STEP_FINISHED, sid, {"status": "cancelled", "error": "the run was cancelled"}
                 )
 
-    def _start_ready(self) -> list[tuple[str, asyncio.Task[None]]]:
-        started = []
+    def _start_ready(self) -> None:
         limit = self.plan.concurrency
         while self.ready and len(self.tasks) < limit:
             sid = self.ready.pop(0)
@@ -505,8 +501,6 @@ class _RunExecution:
                 self._step_task(sp, needs_ok=all(n.status == "succeeded" for n in needs))
             )
             self.tasks[sid] = task
-            started.append((sid, task))
-        return started
 
     async def _finish(self) -> None:
         if self.state.finished:
