@@ -362,11 +362,12 @@ async function main() {
 
     await check("Provenance of the run", page, async () => {
       await palette(page, "BuilderOS: Show Provenance");
-      await page
+      // a click on the run's row: Enter takes whichever row has the focus while the list fills
+      const run = page
         .locator(".quick-input-list .monaco-list-row", { hasText: "feature" })
-        .first()
-        .waitFor({ timeout: 10_000 });
-      await page.keyboard.press("Enter");
+        .first();
+      await run.waitFor({ timeout: 10_000 });
+      await run.click();
       const frame = await webviewFrame(page, "body.provenance-run", 20_000);
       await frame
         .locator("text=builder@1.2.0")
