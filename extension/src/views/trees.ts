@@ -2,7 +2,7 @@
 
 import * as vscode from "vscode";
 import type { Daemon } from "../daemon";
-import { deploymentRow, groupRuns, runLabel, statusIcon } from "../core/models";
+import { Coalescer, deploymentRow, groupRuns, runLabel, statusIcon } from "../core/models";
 import {
   Method,
   type Approval,
@@ -29,7 +29,7 @@ export class Tree implements vscode.TreeDataProvider<Node> {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
   private nodes: Node[] = [];
-  private pending: Promise<void> | undefined;
+  private readonly loads = new Coalescer(() => this.reload());
 
   constructor(
     readonly id: string,
@@ -37,22 +37,21 @@ export class Tree implements vscode.TreeDataProvider<Node> {
     private readonly empty: string,
   ) {}
 
-  /** Reloads from the daemon (coalesced: one load at a time, the latest wins). */
+  /**
+   * Reloads from the daemon: one load at a time, and a refresh asked for while one runs gets a
+   * load of its own after it, so a change that arrives mid-load (a run finishing) is never lost.
+   */
   refresh(): Promise<void> {
-    this.pending ??= this.load()
-      .then(
-        (nodes) => {
-          this.nodes = nodes;
-        },
-        (err: Error) => {
-          this.nodes = [{ label: err.message, icon: "warning" }];
-        },
-      )
-      .finally(() => {
-        this.pending = undefined;
-        this.changed.fire();
-      });
-    return this.pending;
+    return this.loads.run();
+  }
+
+  private async reload(): Promise<void> {
+    try {
+      this.nodes = await this.load();
+    } catch (err) {
+      this.nodes = [{ label: (err as Error).message, icon: "warning" }];
+    }
+    this.changed.fire();
   }
 
   get roots(): Node[] {
