@@ -7,7 +7,7 @@ the scenario); a run never starts with an error the editor would have shown.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from builderos.engine.plan import Plan, compile_plan
 from builderos.policy.redact import Redactor
 from builderos.prompts.refs import parse_prompt_ref, resolve
 from builderos.validate.api import validate_workspace
-from builderos.workspace.index import Workspace
+from builderos.workspace.index import DiskTexts, Workspace
 
 
 class PreflightError(Exception):
@@ -110,11 +110,39 @@ def workspace_redactor(workspace: Path) -> Redactor:
     return symbols_redactor(ws.symbols)
 
 
+#: The last few preflights that passed, by workspace, pipeline, scenario and the exact text of every
+#: file read: a process that runs the same pipeline again (the daemon, a scenario suite) parses and
+#: validates only when a file changed. Content, not mtimes, decides: an edit within the same clock
+#: tick is still seen.
+_PASSED: dict[tuple[str, str, str | None, DiskTexts], Preflight] = {}
+PASSED_KEPT = 8
+PASSED_MAX_CHARS = 4 * 1024 * 1024  # a larger workspace is parsed each time rather than held
+
+
 def preflight(
     workspace: Path, pipeline: str, scenario: str | None = None, expected_sha: str | None = None
 ) -> Preflight:
     ws = Workspace(workspace)
-    ws.scan()
+    texts = ws.read_disk()
+    key = (str(ws.root), pipeline, scenario, texts)
+    passed = _PASSED.get(key)
+    if passed is None:
+        passed = _check(ws, texts, pipeline, scenario)
+        if texts.size <= PASSED_MAX_CHARS:
+            while len(_PASSED) >= PASSED_KEPT:
+                del _PASSED[next(iter(_PASSED))]
+            _PASSED[key] = passed
+    if expected_sha is not None and passed.plan.sha256 != expected_sha:
+        raise PreflightError(
+            f"{passed.plan.path} changed since this run started",
+            "restore the file to resume, or start a new run",
+        )
+    # the redactor reads secret values from the environment, which may have changed since
+    return replace(passed, redactor=symbols_redactor(passed.ws.symbols), _memo={})
+
+
+def _check(ws: Workspace, texts: DiskTexts, pipeline: str, scenario: str | None) -> Preflight:
+    ws.scan(texts)
     symbols = ws.symbols
     refs = symbols.pipelines.get(pipeline)
     if not refs:
@@ -152,10 +180,6 @@ def preflight(
             errors,
         )
     plan = compile_plan(doc.data, path, doc.text)
-    if expected_sha is not None and plan.sha256 != expected_sha:
-        raise PreflightError(
-            f"{path} changed since this run started", "restore the file to resume, or start a new run"
-        )
     project = dict(symbols.project.data) if symbols.project else {}
     policy = dict(symbols.policy.data) if symbols.policy else None
     agents = {name: dict(r[0].data) for name, r in symbols.agents.items()}

@@ -32,6 +32,18 @@ class SymbolRef:
     data: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class DiskTexts:
+    """The workspace's files as read from disk, in walk order: equal texts mean equal parses."""
+
+    files: tuple[tuple[str, str | None], ...]  # None: walked, but gone or unreadable when read
+    snapshots: tuple[tuple[str, str], ...]
+
+    @property
+    def size(self) -> int:
+        return sum(len(text or "") for _, text in (*self.files, *self.snapshots))
+
+
 @dataclass(slots=True)
 class PromptVersion:
     version: str
@@ -101,11 +113,26 @@ class Workspace:
         return self.root / rel
 
     # -- loading -------------------------------------------------------------------------------
-    def scan(self) -> None:
-        """Read every BuilderOS file below the root (and the prompt snapshots of the store)."""
-        for rel in self._walk():
-            self.load_from_disk(rel)
-        self.load_snapshots()
+    def scan(self, texts: DiskTexts | None = None) -> None:
+        """Read every BuilderOS file below the root (and the prompt snapshots of the store).
+
+        `texts` is what `read_disk` returned a moment ago, for a caller that looked before parsing.
+        """
+        texts = texts if texts is not None else self.read_disk()
+        for rel, text in texts.files:
+            current = self.docs.get(rel)
+            if current is not None and current.from_editor:
+                continue  # the editor's text wins while the file is open
+            if text is None:
+                self.remove(rel)
+            else:
+                self._store(rel, text, None, from_editor=False)
+        self._set_snapshots(texts.snapshots)
+
+    def read_disk(self) -> DiskTexts:
+        """The text of every BuilderOS file and prompt snapshot, without parsing any of them."""
+        files = tuple((rel, _read_text(self.root / rel)) for rel in self._walk())
+        return DiskTexts(files, self._snapshot_texts())
 
     def _walk(self) -> Iterator[str]:
         for dirpath, dirnames, filenames in os.walk(self.root):
@@ -116,15 +143,22 @@ class Workspace:
                 if may_be_builderos_file(rel):
                     yield rel
 
-    def load_snapshots(self) -> None:
+    def _snapshot_texts(self) -> tuple[tuple[str, str], ...]:
         folder = self.root / SNAPSHOT_DIR
-        self.snapshots = {}
-        if folder.is_dir():
-            for file in sorted(folder.glob("*.yaml")):
-                text = _read_text(file)
-                if text is not None:
-                    rel = file.relative_to(self.root).as_posix()
-                    self.snapshots[rel] = parse_document(rel, text, "prompt")
+        if not folder.is_dir():
+            return ()
+        found = []
+        for file in sorted(folder.glob("*.yaml")):
+            text = _read_text(file)
+            if text is not None:
+                found.append((file.relative_to(self.root).as_posix(), text))
+        return tuple(found)
+
+    def load_snapshots(self) -> None:
+        self._set_snapshots(self._snapshot_texts())
+
+    def _set_snapshots(self, texts: tuple[tuple[str, str], ...]) -> None:
+        self.snapshots = {rel: parse_document(rel, text, "prompt") for rel, text in texts}
         self._changed()
 
     def load_from_disk(self, rel: str) -> Document | None:
