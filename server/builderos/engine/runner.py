@@ -334,6 +334,7 @@ class _RunExecution:
         self.workspace = engine.workspace
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.woken: asyncio.Future[None] | None = None  # what `loop` waits on between passes
+        self.loop_ran = False  # whether the event loop has had a pass since the last step began
         self.stopped_for_approval = False
         self.cancelled = False
         self.policy = PolicyView(pf.policy, pf.policy is not None)
@@ -457,11 +458,56 @@ class _RunExecution:
             _resolve(self.woken)
 
     async def _step_task(self, sp: StepPlan, *, needs_ok: bool) -> None:
-        """A step as its own task: it wakes the scheduling loop when it ends, however it ends."""
+        """A step as its own task: it wakes the scheduling loop when it ends, however it ends.
+
+        When its step was the only one running and frees exactly one other, the task runs that one
+        too, as the loop would have started it next, but without a pass of the loop and a new task
+        (a chain of steps runs as one task; scripts/bench_engine.py (b)).
+        """
         try:
-            await self._run_step(sp, needs_ok=needs_ok)
+            while True:
+                await self._run_step(sp, needs_ok=needs_ok)
+                successor = self._sole_successor(sp.id)
+                if successor is None:
+                    return
+                sp, needs_ok = successor
+                await self._let_the_loop_run()
         finally:
             self._wake()
+
+    async def _let_the_loop_run(self) -> None:
+        """Yield once per step unless the step already did: a chain of steps that never wait (no-op
+        agents, stubs) must not starve the loop (the writer, the daemon's requests, other runs)."""
+        if not self.loop_ran:
+            await asyncio.sleep(0)
+        self.loop_ran = False
+        asyncio.get_running_loop().call_soon(self._loop_has_run)
+
+    def _loop_has_run(self) -> None:
+        self.loop_ran = True
+
+    def _sole_successor(self, sid: str) -> tuple[StepPlan, bool] | None:
+        """The one step that `sid` finishing frees, when nothing else runs, waits or may cancel."""
+        task = self.tasks.get(sid)
+        if (
+            task is None
+            or len(self.tasks) != 1
+            or self.ready
+            or self.cancelled
+            or time.monotonic() - self.cancel_checked >= CANCEL_POLL_S  # the loop looks at the store
+            or not self.state.step(sid).finished
+        ):
+            return None
+        freed = [d for d in self.dependents.get(sid, []) if self.waiting_on.get(d) == 1]
+        if len(freed) != 1 or sum(1 for d in self.dependents.get(sid, []) if d in self.waiting_on) != 1:
+            return None
+        del self.tasks[sid]
+        self._finished(sid)
+        launch = self._launch(self.ready.pop(0))
+        if launch is None:  # finished already (a resumed run): the loop sees what is ready next
+            return None
+        self.tasks[launch[0].id] = task
+        return launch
 
     async def _cancel_requested(self) -> bool:
         """Another process may ask to cancel: look at the store now and then, not on every pass."""
@@ -492,15 +538,18 @@ class _RunExecution:
     def _start_ready(self) -> None:
         limit = self.plan.concurrency
         while self.ready and len(self.tasks) < limit:
-            sid = self.ready.pop(0)
-            sp = self.plan.steps[sid]
-            if self.state.step(sid).finished:
-                continue
-            needs = [self.state.step(n) for n in sp.needs if n in self.plan.steps]
-            task = asyncio.create_task(
-                self._step_task(sp, needs_ok=all(n.status == "succeeded" for n in needs))
-            )
-            self.tasks[sid] = task
+            launch = self._launch(self.ready.pop(0))
+            if launch is not None:
+                sp, needs_ok = launch
+                self.tasks[sp.id] = asyncio.create_task(self._step_task(sp, needs_ok=needs_ok))
+
+    def _launch(self, sid: str) -> tuple[StepPlan, bool] | None:
+        """A ready step to start, and whether all it needs succeeded; None if it finished already."""
+        if self.state.step(sid).finished:
+            return None
+        sp = self.plan.steps[sid]
+        needs = [self.state.step(n) for n in sp.needs if n in self.plan.steps]
+        return sp, all(n.status == "succeeded" for n in needs)
 
     async def _finish(self) -> None:
         if self.state.finished:
