@@ -8,6 +8,7 @@ committed, and nothing committed is lost.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -44,6 +45,15 @@ AUDITED = {
 
 def sha256_json(value: Any) -> str:
     return hashlib.sha256(dumps(value).encode()).hexdigest()
+
+
+#: The run row's timestamp column a status sets.
+_STATUS_COLUMN = {
+    "running": "started_at",
+    "succeeded": "ended_at",
+    "failed": "ended_at",
+    "cancelled": "ended_at",
+}
 
 
 def _outcome(event_type: str, data: dict[str, Any]) -> str:
@@ -102,21 +112,40 @@ class RunLog:
         seq = self._next_seq
         self._next_seq += 1
         event = Event(seq, self.run_id, step_id, type_, self.store.clock.iso(), clean)
+        status = _run_status_after(type_, clean, self.state)  # from the state before this event
         b = batch or Batch()
+        rows = functools.partial(self._rows, event, status, actor or self.actor)
+        if wait:
+            rows(b)
+        else:  # encoded by the writer just before it commits: off the path from one step to the next
+            b.later.append(rows)
+        crashpoint(f"before-commit:{type_}")
+        future = self.store.submit(b)
+        self._last = future
+        if not wait:
+            self._apply(event)  # the scheduler may go on; nobody outside hears of it before commit
+            future.add_done_callback(lambda f: self._committed(f, event))
+            return event
+        await future
+        crashpoint(f"after-commit:{type_}")
+        self._apply(event)
+        self._announce(event)
+        return event
+
+    def _rows(self, event: Event, status: str | None, actor: dict[str, Any], b: Batch) -> None:
+        """The event's row, the run row's update and the audit record, added to `b`.
+
+        Event data is never changed once emitted (state and listeners only read it), so encoding it
+        at commit time stores exactly what was emitted.
+        """
+        clean, seq, type_, step_id = event.data, event.seq, event.type, event.step_id
         b.add(
             "INSERT INTO events(run_id, seq, step_id, type, ts, data) VALUES (?, ?, ?, ?, ?, ?)",
             (self.run_id, seq, step_id, type_, event.ts, dumps(clean)),
         )
         b.add("UPDATE runs SET last_seq = ? WHERE id = ?", (seq, self.run_id))
-        status = _run_status_after(type_, clean, self.state)
         if status is not None:
-            column = {
-                "running": "started_at",
-                "succeeded": "ended_at",
-                "failed": "ended_at",
-                "cancelled": "ended_at",
-            }
-            col = column.get(status)
+            col = _STATUS_COLUMN.get(status)
             if col == "started_at":
                 b.add(
                     "UPDATE runs SET status = ?, started_at = COALESCE(started_at, ?) WHERE id = ?",
@@ -134,23 +163,7 @@ class RunLog:
             entity_type, entity_id = ("step", f"{self.run_id}/{step_id}") if step_id else ("run", self.run_id)
             if type_.startswith("approval."):
                 entity_type, entity_id = "approval", str(clean.get("id"))
-            b.audit.append(
-                AuditEntry(
-                    actor or self.actor, action, entity_type, entity_id, _outcome(type_, clean), details
-                )
-            )
-        crashpoint(f"before-commit:{type_}")
-        future = self.store.submit(b)
-        self._last = future
-        if not wait:
-            self._apply(event)  # the scheduler may go on; nobody outside hears of it before commit
-            future.add_done_callback(lambda f: self._committed(f, event))
-            return event
-        await future
-        crashpoint(f"after-commit:{type_}")
-        self._apply(event)
-        self._announce(event)
-        return event
+            b.audit.append(AuditEntry(actor, action, entity_type, entity_id, _outcome(type_, clean), details))
 
     def _apply(self, event: Event) -> None:
         self.state.apply(event)

@@ -16,7 +16,7 @@ import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,10 +67,18 @@ class Batch:
 
     statements: list[tuple[str, list[Sequence[Any]]]] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
+    #: Fillers the writer calls just before the commit (on the event loop's thread, in order): a
+    #: caller that does not wait for the commit leaves the encoding of its rows to that moment.
+    later: list[Callable[[Batch], None]] = field(default_factory=list)
 
     def add(self, sql: str, *rows: Sequence[Any]) -> Batch:
         self.statements.append((sql, list(rows)))
         return self
+
+    def fill(self) -> None:
+        """Run the fillers (once): the batch is then complete."""
+        while self.later:
+            self.later.pop(0)(self)
 
 
 #: Built once: `json.dumps` with options builds a new encoder on every call (a third of its time
@@ -216,6 +224,8 @@ class Store:
                 items.append(self._queue.get_nowait())
             batches = [b for b, _ in items]
             try:
+                for batch in batches:
+                    batch.fill()
                 await self._with_lock_retry(functools.partial(self._commit, batches))
             except BaseException as exc:
                 for _, future in items:
