@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.helpers import run_cli
+
 from builderos.engine.runlog import load_events
 from builderos.engine.runner import Engine, RunOptions
 from builderos.store.db import Store
@@ -91,14 +93,7 @@ async def test_a_chain_of_instant_steps_still_lets_the_loop_run_between_steps(tm
 
 
 def cli(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "builderos", *args, "--workspace", str(ws)],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-        check=False,
-    )
+    return run_cli(*args, "--workspace", ws)
 
 
 def test_cancel_from_another_process_stops_a_chain_between_steps(tmp_path: Path) -> None:
