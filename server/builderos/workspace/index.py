@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,13 +120,7 @@ class Workspace:
         """
         texts = texts if texts is not None else self.read_disk()
         for rel, text in texts.files:
-            current = self.docs.get(rel)
-            if current is not None and current.from_editor:
-                continue  # the editor's text wins while the file is open
-            if text is None:
-                self.remove(rel)
-            else:
-                self._store(rel, text, None, from_editor=False)
+            self._load_disk_text(rel, _already_read(text))
         self._set_snapshots(texts.snapshots)
 
     def read_disk(self) -> DiskTexts:
@@ -163,10 +157,14 @@ class Workspace:
 
     def load_from_disk(self, rel: str) -> Document | None:
         """(Re)load a file from disk unless the editor owns it; removes it when it is gone."""
+        return self._load_disk_text(rel, lambda: _read_text(self.root / rel))
+
+    def _load_disk_text(self, rel: str, read: Callable[[], str | None]) -> Document | None:
+        """A file's disk text (None: gone), read only when the editor does not own the file."""
         current = self.docs.get(rel)
         if current is not None and current.from_editor:
             return current
-        text = _read_text(self.root / rel)
+        text = read()
         if text is None:
             self.remove(rel)
             return None
@@ -306,6 +304,10 @@ def _names_changed(before: Document | None, after: Document) -> bool:
         return doc.data.get("name") if doc is not None and isinstance(doc.data, dict) else None
 
     return before is None or name(before) != name(after)
+
+
+def _already_read(text: str | None) -> Callable[[], str | None]:
+    return lambda: text
 
 
 def _read_text(path: Path) -> str | None:
