@@ -498,8 +498,8 @@ class _RunExecution:
             or not self.state.step(sid).finished
         ):
             return None
-        freed = [d for d in self.dependents.get(sid, []) if self.waiting_on.get(d) == 1]
-        if len(freed) != 1 or sum(1 for d in self.dependents.get(sid, []) if d in self.waiting_on) != 1:
+        waiting = [d for d in self.dependents.get(sid, []) if d in self.waiting_on]
+        if len(waiting) != 1 or self.waiting_on[waiting[0]] != 1:  # one dependent, waiting on sid alone
             return None
         del self.tasks[sid]
         self._finished(sid)
